@@ -1,0 +1,301 @@
+/**
+ * Grok calls as Effect programs.
+ *
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const grok = yield* GrokClient.GrokClient
+ *   const reply = yield* grok.chat({ messages: [{ role: "user", content: "Hello" }] })
+ *   return Chat.contentOf(reply)
+ * })
+ * program.pipe(Effect.provide(GrokClient.layerConfigNode()))
+ * ```
+ *
+ * Every call goes through the same pipeline: the request is validated, a rate-limiter
+ * permit is taken, one HTTP attempt runs under its timeout, the answer is classified into a
+ * success or a typed {@link GrokError.GrokError}, the limiter learns from the headers and
+ * usage, and retryable failures are retried under the retry policy, the retry budget and the
+ * call's deadline. Metrics and spans record each call and each attempt.
+ *
+ * @since 0.1.0
+ */
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { type Config, type ConfigError, Context, Duration, Effect, Layer, Option, ParseResult, Schema, type Scope, Stream } from "effect"
+import * as ApiKeyProvider from "./ApiKeyProvider.js"
+import * as GrokConfig from "./GrokConfig.js"
+import * as GrokError from "./GrokError.js"
+import { decodeSse } from "./internal/sse.js"
+import * as Pipeline from "./internal/pipeline.js"
+import * as Streaming from "./internal/streaming.js"
+import * as TokenEstimate from "./internal/tokenEstimate.js"
+import * as RateLimiter from "./resilience/RateLimiter.js"
+import * as RateLimiterMemory from "./resilience/RateLimiterMemory.js"
+import * as RetryPolicy from "./resilience/RetryPolicy.js"
+import * as Chat from "./schema/Chat.js"
+import * as ChatStream from "./schema/ChatStream.js"
+import * as Embeddings from "./schema/Embeddings.js"
+import * as Models from "./schema/Models.js"
+
+/**
+ * A chat request. `model` defaults to the client's model; `stream` is chosen by the method.
+ *
+ * @since 0.1.0
+ */
+export type ChatRequest = Omit<Chat.ChatCompletionRequest, "model" | "stream"> & { readonly model?: string | undefined }
+
+/**
+ * An embeddings request; `model` defaults to the client's model.
+ *
+ * @since 0.1.0
+ */
+export type EmbedRequest = Omit<Embeddings.EmbeddingRequest, "model"> & { readonly model?: string | undefined }
+
+/**
+ * Per-call settings. Anything left out comes from the client (`RetrySettings` layer, config).
+ *
+ * @since 0.1.0
+ */
+export interface CallOptions {
+  /** Limiter priority: under pressure `critical` goes first and `background` is shed first. */
+  readonly priority?: RateLimiter.Priority | undefined
+  /** Replace the retry policy for this call (e.g. `RetryPolicy.make({ maxRetries: 0 })`). */
+  readonly retry?: RetryPolicy.RetryPolicy<GrokError.GrokError> | undefined
+  /** Upper bound of one HTTP attempt. */
+  readonly attemptTimeout?: Duration.DurationInput | undefined
+  /** Upper bound of the whole call, every attempt and wait included. */
+  readonly deadline?: Duration.DurationInput | undefined
+}
+
+/**
+ * Settings for streaming calls.
+ *
+ * @since 0.1.0
+ */
+export interface StreamOptions extends CallOptions {
+  /** How long one attempt may wait for its first content chunk (retryable when exceeded). */
+  readonly firstTokenTimeout?: Duration.DurationInput | undefined
+  /** How long the stream may be silent between chunks once content flows. */
+  readonly idleTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Service {
+  /** The validated settings (the key stays redacted). */
+  readonly config: GrokConfig.GrokConfig
+  readonly chat: (request: ChatRequest, options?: CallOptions) => Effect.Effect<Chat.ChatCompletion, GrokError.GrokError>
+  /**
+   * A streamed chat completion. Retried transparently until the first content chunk; after
+   * it, failures end the stream with `StreamBroken` or `IdleTimeout` carrying the partial output.
+   * Usage arrives in the last chunk (`stream_options.include_usage` is always requested).
+   */
+  readonly chatStream: (
+    request: ChatRequest,
+    options?: StreamOptions
+  ) => Stream.Stream<ChatStream.ChatCompletionChunk, GrokError.GrokError>
+  readonly models: (options?: CallOptions) => Effect.Effect<Models.ModelList, GrokError.GrokError>
+  readonly embed: (request: EmbedRequest, options?: CallOptions) => Effect.Effect<Embeddings.EmbeddingResponse, GrokError.GrokError>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class GrokClient extends Context.Tag("effect-grok/GrokClient")<GrokClient, Service>() {}
+
+/**
+ * Idle timeout default: xAI's own TypeScript SDK uses 60 s between chunks.
+ *
+ * @since 0.1.0
+ */
+export const defaultIdleTimeout: Duration.Duration = Duration.seconds(60)
+
+const badInput = (error: ParseResult.ParseError) =>
+  new GrokError.BadRequest({
+    message: `invalid request (not sent): ${ParseResult.TreeFormatter.formatErrorSync(error)}`,
+    status: null,
+    retryable: false
+  })
+
+const validateChat = Schema.decodeUnknown(Chat.ChatCompletionRequest)
+const validateEmbed = Schema.decodeUnknown(Embeddings.EmbeddingRequest)
+const decodeCompletion = Schema.decodeUnknown(Chat.ChatCompletion)
+const decodeModels = Schema.decodeUnknown(Models.ModelList)
+const decodeEmbeddings = Schema.decodeUnknown(Embeddings.EmbeddingResponse)
+
+const decodeWith = <A>(
+  decode: (u: unknown) => Effect.Effect<A, ParseResult.ParseError>,
+  what: string
+) =>
+(body: unknown) =>
+  Effect.mapError(decode(body), (error) =>
+    Pipeline.decodeError(`${what} did not match the expected shape: ${ParseResult.TreeFormatter.formatErrorSync(error)}`, JSON.stringify(body)))
+
+const chunkIsContent = (chunk: ChatStream.ChatCompletionChunk): boolean =>
+  chunk.choices.some((choice) =>
+    (choice.delta.content ?? "") !== "" ||
+    (choice.delta.reasoning_content ?? "") !== "" ||
+    (choice.delta.tool_calls?.length ?? 0) > 0
+  )
+
+const trackChunk = (partial: Streaming.MutablePartial, chunk: ChatStream.ChatCompletionChunk): void => {
+  partial.chunks++
+  for (const choice of chunk.choices) {
+    if (choice.index !== 0) continue
+    partial.content += choice.delta.content ?? ""
+    partial.reasoning += choice.delta.reasoning_content ?? ""
+  }
+}
+
+/**
+ * Build the client over an `HttpClient`. Reads, when provided: `RateLimiter` (default: an
+ * in-memory limiter owned by this client), `RetryPolicy.RetrySettings` (default policy,
+ * budget and timeouts) and `ApiKeyProvider` (default: the configured key).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  config: GrokConfig.GrokConfig
+): Effect.Effect<Service, never, HttpClient.HttpClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const http = yield* HttpClient.HttpClient
+    const limiter = yield* Effect.serviceOption(RateLimiter.RateLimiter).pipe(
+      Effect.flatMap(Option.match({ onNone: () => RateLimiterMemory.make({}), onSome: Effect.succeed }))
+    )
+    const retry = yield* Effect.serviceOption(RetryPolicy.RetrySettings).pipe(
+      Effect.flatMap(Option.match({ onNone: () => RetryPolicy.defaultSettings, onSome: Effect.succeed }))
+    )
+    const keys = Option.getOrElse(yield* Effect.serviceOption(ApiKeyProvider.ApiKeyProvider), () => ApiKeyProvider.fixed(config.apiKey))
+    const ctx: Pipeline.ClientContext = { config, http, limiter, keys, retry }
+    const url = (path: string) => `${config.baseUrl}${path}`
+
+    const settingsOf = (options: CallOptions | undefined): Pipeline.CallSettings => ({
+      priority: options?.priority ?? "normal",
+      policy: options?.retry ?? retry.policy,
+      attemptTimeout: options?.attemptTimeout === undefined ? config.attemptTimeout : Duration.decode(options.attemptTimeout),
+      deadline: options?.deadline === undefined ? config.deadline : Duration.decode(options.deadline)
+    })
+
+    const chatBody = (request: ChatRequest, stream: boolean) =>
+      validateChat({ ...request, model: request.model ?? config.model, stream }).pipe(Effect.mapError(badInput))
+
+    const chat: Service["chat"] = (request, options) =>
+      Effect.flatMap(chatBody(request, false), (body) =>
+        Pipeline.call(ctx, {
+          operation: "chat",
+          model: body.model,
+          request: HttpClientRequest.post(url("/chat/completions")).pipe(HttpClientRequest.bodyUnsafeJson(body)),
+          tokens: TokenEstimate.estimate(body.messages, body.max_completion_tokens ?? body.max_tokens ?? undefined),
+          handle: (response, cell) =>
+            Pipeline.readJsonBody(response).pipe(
+              Effect.flatMap(decodeWith(decodeCompletion, "the chat completion")),
+              Effect.tap((completion) => {
+                cell.usedTokens = completion.usage?.total_tokens
+                return Pipeline.recordUsage(body.model, completion.usage)
+              })
+            )
+        }, settingsOf(options)))
+
+    const chatStream: Service["chatStream"] = (request, options) =>
+      Stream.unwrap(Effect.map(chatBody({
+        ...request,
+        stream_options: { ...request.stream_options, include_usage: true }
+      }, true), (body) => {
+        const settings = settingsOf(options)
+        return Streaming.stream(ctx, {
+          operation: "chat",
+          model: body.model,
+          request: HttpClientRequest.post(url("/chat/completions")).pipe(
+            HttpClientRequest.bodyUnsafeJson(body),
+            HttpClientRequest.setHeader("accept", "text/event-stream")
+          ),
+          tokens: TokenEstimate.estimate(body.messages, body.max_completion_tokens ?? body.max_tokens ?? undefined),
+          events: (response) =>
+            ChatStream.decodeChunks(decodeSse(Stream.mapError(response.stream, Pipeline.fromHttpError))).pipe(
+              Stream.mapError((error): GrokError.GrokError =>
+                GrokError.isGrokError(error) ? error : Pipeline.decodeError(`a stream chunk was malformed: ${error.message}`, "", response)
+              )
+            ),
+          isContent: chunkIsContent,
+          track: trackChunk,
+          usageOf: (chunk) => chunk.usage ?? undefined,
+          isFinal: (chunk) => chunk.choices.some((choice) => choice.finish_reason != null),
+          failureOf: () => undefined
+        }, {
+          ...settings,
+          firstTokenTimeout: options?.firstTokenTimeout === undefined ? settings.attemptTimeout : Duration.decode(options.firstTokenTimeout),
+          idleTimeout: options?.idleTimeout === undefined ? defaultIdleTimeout : Duration.decode(options.idleTimeout)
+        })
+      }))
+
+    const models: Service["models"] = (options) =>
+      Pipeline.call(ctx, {
+        operation: "models",
+        model: "(models)",
+        request: HttpClientRequest.get(url("/models")),
+        tokens: 0,
+        handle: (response) => Pipeline.readJsonBody(response).pipe(Effect.flatMap(decodeWith(decodeModels, "the model list")))
+      }, settingsOf(options))
+
+    const embed: Service["embed"] = (request, options) =>
+      Effect.flatMap(
+        validateEmbed({ ...request, model: request.model ?? config.model }).pipe(Effect.mapError(badInput)),
+        (body) =>
+          Pipeline.call(ctx, {
+            operation: "embeddings",
+            model: body.model,
+            request: HttpClientRequest.post(url("/embeddings")).pipe(HttpClientRequest.bodyUnsafeJson(body)),
+            tokens: TokenEstimate.promptTokens(body.input),
+            handle: (response, cell) =>
+              Pipeline.readJsonBody(response).pipe(
+                Effect.flatMap(decodeWith(decodeEmbeddings, "the embeddings response")),
+                Effect.tap((result) => {
+                  cell.usedTokens = result.usage?.total_tokens
+                  return Pipeline.recordUsage(body.model, result.usage)
+                })
+              )
+          }, settingsOf(options))
+      )
+
+    return { config, chat, chatStream, models, embed }
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (input: GrokConfig.GrokConfigInput): Layer.Layer<GrokClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.scoped(GrokClient, Effect.flatMap(GrokConfig.make(input), make))
+
+/**
+ * Read the settings from `Config` (by default the environment: `XAI_API_KEY`, `XAI_BASE_URL`,
+ * `XAI_MODEL`, `XAI_TIMEOUT`, `XAI_DEADLINE`). A missing key fails here, at start-up.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config<GrokConfig.GrokConfig> = GrokConfig.fromEnv
+): Layer.Layer<GrokClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.scoped(GrokClient, Effect.flatMap(config, make))
+
+/**
+ * {@link layerConfig} on Node's undici HTTP client (a keep-alive connection pool).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfigNode = (
+  config: Config.Config<GrokConfig.GrokConfig> = GrokConfig.fromEnv
+): Layer.Layer<GrokClient, ConfigError.ConfigError> => layerConfig(config).pipe(Layer.provide(NodeHttpClient.layerUndici))
+
+/**
+ * {@link layer} on Node's undici HTTP client.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerNode = (input: GrokConfig.GrokConfigInput): Layer.Layer<GrokClient, ConfigError.ConfigError> =>
+  layer(input).pipe(Layer.provide(NodeHttpClient.layerUndici))

@@ -1,0 +1,141 @@
+/**
+ * Settings of a {@link GrokClient}: where to call, with which key, which model by default,
+ * and how long an attempt and a whole call may take.
+ *
+ * Everything is validated once, when the client's layer is built: a missing key or an
+ * unsafe base URL fails at start-up with a `ConfigError`, never as a 401 later.
+ *
+ * @since 0.1.0
+ */
+import { Config, ConfigError, Duration, Either, Redacted } from "effect"
+
+/**
+ * @since 0.1.0
+ */
+export interface GrokConfig {
+  /** The xAI API key. Redacted: it prints as `<redacted>` everywhere. */
+  readonly apiKey: Redacted.Redacted<string>
+  /** Base URL including the version path, without a trailing slash, e.g. `https://api.x.ai/v1`. */
+  readonly baseUrl: string
+  /** Model used when a request names none. */
+  readonly model: string
+  /** Upper bound of one HTTP attempt (a retry gets a fresh one). */
+  readonly attemptTimeout: Duration.Duration
+  /** Upper bound of a whole call: every attempt and every wait between attempts. */
+  readonly deadline: Duration.Duration
+}
+
+/**
+ * What a user may pass; everything but the key has a default.
+ *
+ * @since 0.1.0
+ */
+export interface GrokConfigInput {
+  readonly apiKey: Redacted.Redacted<string> | string
+  readonly baseUrl?: string | undefined
+  readonly model?: string | undefined
+  readonly attemptTimeout?: Duration.DurationInput | undefined
+  readonly deadline?: Duration.DurationInput | undefined
+}
+
+/** @since 0.1.0 */
+export const defaultBaseUrl = "https://api.x.ai/v1"
+
+/** @since 0.1.0 */
+export const defaultModel = "grok-4"
+
+/**
+ * Reasoning models can think for minutes before the first token, so one attempt may take
+ * up to 5 minutes (xAI suggests long client timeouts); the whole call, retries and waits
+ * included, is bounded at 10 minutes so nothing outlives a caller's patience silently.
+ *
+ * @since 0.1.0
+ */
+export const defaultAttemptTimeout: Duration.Duration = Duration.minutes(5)
+
+/** @since 0.1.0 */
+export const defaultDeadline: Duration.Duration = Duration.minutes(10)
+
+const loopbackHosts = new Set(["localhost", "[::1]", "::1"])
+
+/**
+ * Whether a host name is the local machine. Plain `http://` is only allowed there, so a
+ * key never crosses a network in clear text.
+ *
+ * @since 0.1.0
+ */
+export const isLoopbackHost = (hostname: string): boolean =>
+  loopbackHosts.has(hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+
+/**
+ * Normalise and check a base URL: `https://` anywhere, `http://` only on loopback.
+ *
+ * @since 0.1.0
+ */
+export const validateBaseUrl = (raw: string): Either.Either<string, ConfigError.ConfigError> => {
+  let url: URL
+  try {
+    url = new URL(raw.trim())
+  } catch {
+    return Either.left(ConfigError.InvalidData(["XAI_BASE_URL"], `not a URL: ${JSON.stringify(raw)}`))
+  }
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+    return Either.left(
+      ConfigError.InvalidData(
+        ["XAI_BASE_URL"],
+        `plain http:// is refused for ${url.hostname}: the API key would cross the network in clear text; use https:// (http:// is allowed on loopback only)`
+      )
+    )
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return Either.left(ConfigError.InvalidData(["XAI_BASE_URL"], `unsupported protocol ${url.protocol}`))
+  }
+  if (url.username !== "" || url.password !== "") {
+    return Either.left(ConfigError.InvalidData(["XAI_BASE_URL"], "credentials in the URL are refused"))
+  }
+  return Either.right(url.href.replace(/\/+$/, ""))
+}
+
+const validateDuration = (
+  name: string,
+  input: Duration.DurationInput
+): Either.Either<Duration.Duration, ConfigError.ConfigError> => {
+  const decoded = Duration.decodeUnknown(input)
+  if (decoded._tag === "None" || !Duration.isFinite(decoded.value) || Duration.toMillis(decoded.value) <= 0) {
+    return Either.left(ConfigError.InvalidData([name], `expected a positive finite duration, got ${String(input)}`))
+  }
+  return Either.right(decoded.value)
+}
+
+/**
+ * Build a validated config from plain values.
+ *
+ * @since 0.1.0
+ */
+export const make = (input: GrokConfigInput): Either.Either<GrokConfig, ConfigError.ConfigError> =>
+  Either.gen(function*() {
+    const apiKey = Redacted.isRedacted(input.apiKey) ? input.apiKey : Redacted.make(input.apiKey)
+    if (Redacted.value(apiKey).trim() === "") {
+      return yield* Either.left(ConfigError.MissingData(["XAI_API_KEY"], "the API key is empty"))
+    }
+    const baseUrl = yield* validateBaseUrl(input.baseUrl ?? defaultBaseUrl)
+    const model = (input.model ?? defaultModel).trim()
+    if (model === "") return yield* Either.left(ConfigError.InvalidData(["XAI_MODEL"], "the model name is empty"))
+    const attemptTimeout = yield* validateDuration("XAI_TIMEOUT", input.attemptTimeout ?? defaultAttemptTimeout)
+    const deadline = yield* validateDuration("XAI_DEADLINE", input.deadline ?? defaultDeadline)
+    return { apiKey, baseUrl, model, attemptTimeout, deadline }
+  })
+
+/**
+ * Read the config from the environment (or any `ConfigProvider`): `XAI_API_KEY` (required),
+ * `XAI_BASE_URL`, `XAI_MODEL`, `XAI_TIMEOUT` and `XAI_DEADLINE` (durations such as `30 seconds`).
+ *
+ * @since 0.1.0
+ */
+export const fromEnv: Config.Config<GrokConfig> = Config.all({
+  apiKey: Config.redacted("XAI_API_KEY"),
+  baseUrl: Config.string("XAI_BASE_URL").pipe(Config.withDefault(defaultBaseUrl)),
+  model: Config.string("XAI_MODEL").pipe(Config.withDefault(defaultModel)),
+  attemptTimeout: Config.duration("XAI_TIMEOUT").pipe(Config.withDefault(defaultAttemptTimeout)),
+  deadline: Config.duration("XAI_DEADLINE").pipe(Config.withDefault(defaultDeadline))
+}).pipe(Config.mapOrFail(make))

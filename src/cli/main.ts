@@ -1,0 +1,52 @@
+/**
+ * The `effect-grok` command line: `chat`, `simulate`, `load`, `demo`.
+ *
+ * `run(argv)` returns the exit code instead of exiting, so tests drive the real CLI in
+ * process (with TestClock and a captured {@link CliOutput}).
+ *
+ * @internal
+ */
+import { Command, ValidationError } from "@effect/cli"
+import { NodeContext } from "@effect/platform-node"
+import { Cause, Effect, Exit, Option } from "effect"
+import { chatCommand } from "./chat.js"
+import { CliExit, errorJson, printError, printLine, UsageError } from "./output.js"
+
+export const version = "0.1.0"
+
+const root = Command.make("effect-grok").pipe(
+  Command.withDescription("Resilient calls to xAI's Grok API: chat, a local simulator, load tests and a live demo"),
+  Command.withSubcommands([chatCommand])
+)
+
+const cli = Command.run(root, { name: "effect-grok", version })
+
+/**
+ * Run the CLI on `args` (without the `node script` prefix) and answer the exit code:
+ * 0 success, 1 an API failure, 2 bad usage or configuration.
+ */
+export const run = (args: ReadonlyArray<string>): Effect.Effect<number> =>
+  cli(["node", "effect-grok", ...args]).pipe(
+    Effect.provide(NodeContext.layer),
+    Effect.exit,
+    Effect.flatMap((exit) => {
+      if (Exit.isSuccess(exit)) return Effect.succeed(0)
+      const failure = Cause.failureOption(exit.cause)
+      if (Option.isNone(failure)) {
+        return Effect.as(printError(`effect-grok crashed: ${Cause.pretty(exit.cause)}`), 1)
+      }
+      const error = failure.value
+      if (error instanceof CliExit) return Effect.succeed(error.code)
+      if (error instanceof UsageError) {
+        return Effect.as(
+          args.includes("--json")
+            ? printLine(JSON.stringify({ ok: false, error: errorJson({ _tag: "UsageError", message: error.message }), attempts: 0 }))
+            : printError(`effect-grok: ${error.message}`),
+          2
+        )
+      }
+      // @effect/cli already printed what was wrong with the arguments.
+      if (ValidationError.isValidationError(error)) return Effect.succeed(2)
+      return Effect.as(printError(`effect-grok: ${String(error)}`), 1)
+    })
+  )

@@ -1,0 +1,266 @@
+/**
+ * Streaming calls (chat completions and responses) on the shared pipeline.
+ *
+ * A stream is retried transparently only until its first content event: up to then nothing
+ * has reached the caller, so a new attempt loses nothing. After it, a failure ends the
+ * stream with a typed error that carries the partial output received, because a retry would
+ * duplicate text the caller already consumed.
+ *
+ * Two timeouts protect against stalls: the first-token timeout bounds one attempt's wait for
+ * its first content event (and is retryable), the idle timeout bounds the silence between
+ * events once content flows.
+ *
+ * @internal
+ */
+import type { HttpClientResponse } from "@effect/platform"
+import { type Chunk, Clock, Duration, Effect, Exit, Metric, Option, Scope, Stream } from "effect"
+import * as GrokError from "../GrokError.js"
+import * as Metrics from "../telemetry/Metrics.js"
+import {
+  attempt,
+  attemptWithKeyRefresh,
+  type CallSettings,
+  decodeError,
+  isJson,
+  type OutcomeCell,
+  type Operation,
+  readJsonBody,
+  recordUsage,
+  type UsageLike,
+  withRetries
+} from "./pipeline.js"
+import type { HttpClientRequest } from "@effect/platform"
+
+export interface StreamSettings extends CallSettings {
+  readonly firstTokenTimeout: Duration.Duration
+  readonly idleTimeout: Duration.Duration
+}
+
+/** How one streaming endpoint reads its events. */
+export interface StreamSpec<A> {
+  readonly operation: Operation
+  readonly model: string
+  readonly request: HttpClientRequest.HttpClientRequest
+  readonly tokens: number
+  /** Decode a 2xx event-stream body into events; transport and decode failures already mapped. */
+  readonly events: (response: HttpClientResponse.HttpClientResponse) => Stream.Stream<A, GrokError.GrokError>
+  /** Whether an event carries content the caller would see (text, reasoning, a tool call). */
+  readonly isContent: (event: A) => boolean
+  /** Add an event's content to the partial output. */
+  readonly track: (partial: MutablePartial, event: A) => void
+  /** The usage an event reports, if any (the last chunk with `include_usage`). */
+  readonly usageOf: (event: A) => UsageLike | undefined
+  /** Whether an event marks a complete answer; a stream that ends without one was cut. */
+  readonly isFinal: (event: A) => boolean
+  /** A failure the server reports as an event (e.g. `response.failed`). */
+  readonly failureOf: (event: A) => GrokError.GrokError | undefined
+}
+
+export interface MutablePartial {
+  content: string
+  reasoning: string
+  chunks: number
+}
+
+const snapshot = (partial: MutablePartial): GrokError.PartialOutput => ({ ...partial })
+
+interface Opened<A> {
+  readonly scope: Scope.CloseableScope
+  readonly pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<GrokError.GrokError>>
+  readonly buffered: ReadonlyArray<A>
+  readonly ended: boolean
+  readonly final: boolean
+  readonly partial: MutablePartial
+  readonly cell: OutcomeCell
+}
+
+const pullUntilContent = <A>(
+  spec: StreamSpec<A>,
+  response: HttpClientResponse.HttpClientResponse,
+  cell: OutcomeCell
+) =>
+  Effect.gen(function*() {
+    if (isJson(response)) {
+      // A 200 JSON answer to a stream request is an xAI error (e.g. "Timed out waiting for
+      // first token"); readJsonBody turns it into ErrorInBody. Anything else is malformed.
+      const body = yield* readJsonBody(response)
+      return yield* Effect.fail(decodeError("expected an event stream, got a JSON body", JSON.stringify(body), response))
+    }
+    const pull = yield* Stream.toPull(spec.events(response))
+    const buffered: Array<A> = []
+    const partial: MutablePartial = { content: "", reasoning: "", chunks: 0 }
+    let final = false
+    while (true) {
+      const next = yield* Effect.either(pull)
+      if (next._tag === "Left") {
+        if (Option.isNone(next.left)) return { pull, buffered, ended: true, final, partial, cell }
+        return yield* Effect.fail(next.left.value)
+      }
+      let sawContent = false
+      for (const event of next.right) {
+        const failure = spec.failureOf(event)
+        if (failure !== undefined) return yield* Effect.fail(failure)
+        buffered.push(event)
+        spec.track(partial, event)
+        const usage = spec.usageOf(event)
+        if (usage?.total_tokens != null) cell.usedTokens = usage.total_tokens
+        if (spec.isFinal(event)) final = true
+        if (spec.isContent(event)) sawContent = true
+      }
+      if (sawContent) return { pull, buffered, ended: false, final, partial, cell }
+    }
+  })
+
+/** Open one attempt: its resources live in a scope that outlives the attempt on success. */
+const open = <A>(
+  ctx: Parameters<typeof attempt>[0],
+  spec: StreamSpec<A>,
+  settings: StreamSettings,
+  apiKey: Parameters<typeof attempt>[3]
+): Effect.Effect<Opened<A>, GrokError.GrokError> =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const opened = yield* attempt(
+      ctx,
+      {
+        operation: spec.operation,
+        model: spec.model,
+        request: spec.request,
+        tokens: spec.tokens,
+        handle: (response, cell) => pullUntilContent(spec, response, cell),
+        onTimeout: (after) =>
+          new GrokError.FirstTokenTimeout({
+            message: `no content within ${Duration.format(after)} of sending the request`,
+            status: null,
+            retryable: true,
+            after
+          })
+      },
+      { ...settings, attemptTimeout: settings.firstTokenTimeout },
+      apiKey
+    ).pipe(
+      Scope.extend(scope),
+      Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit)))
+    )
+    return { ...opened, scope }
+  })
+
+const recordEnd = (spec: { readonly operation: Operation; readonly model: string }, started: number, exit: Exit.Exit<unknown, unknown>) =>
+  Effect.gen(function*() {
+    if (Exit.isInterrupted(exit)) return
+    const elapsed = (yield* Clock.currentTimeMillis) - started
+    const base = [
+      { key: "gen_ai.request.model", value: spec.model },
+      { key: "gen_ai.operation.name", value: spec.operation }
+    ]
+    const errorType = Exit.isSuccess(exit) ? "none" : exit.cause._tag === "Fail" && hasTag(exit.cause.error) ? exit.cause.error._tag : "defect"
+    yield* Metric.increment(
+      Metric.taggedWithLabels(Metrics.requests, [
+        ...base,
+        { key: "outcome", value: Exit.isSuccess(exit) ? "ok" : "error" },
+        { key: "error.type", value: errorType }
+      ] as never)
+    )
+    yield* Metric.update(Metric.taggedWithLabels(Metrics.operationDuration, base as never), elapsed / 1000)
+    yield* Metric.update(Metric.taggedWithLabels(Metrics.latencyMillis, [base[0]] as never), elapsed)
+  })
+
+const hasTag = (u: unknown): u is { readonly _tag: string } =>
+  typeof u === "object" && u !== null && "_tag" in u && typeof u._tag === "string"
+
+/** A streaming call on the shared pipeline. */
+export const stream = <A>(
+  ctx: Parameters<typeof attempt>[0],
+  spec: StreamSpec<A>,
+  settings: StreamSettings
+): Stream.Stream<A, GrokError.GrokError> =>
+  Stream.unwrapScoped(
+    Effect.gen(function*() {
+      const started = yield* Clock.currentTimeMillis
+      const refreshed = { done: false }
+      const opened = yield* withRetries(
+        ctx,
+        settings,
+        spec,
+        attemptWithKeyRefresh(ctx, (apiKey) => open(ctx, spec, settings, apiKey), refreshed)
+      )
+      const { partial, cell } = opened
+      let final = opened.final
+      yield* Effect.addFinalizer((exit) =>
+        Effect.zipRight(Scope.close(opened.scope, exit), recordEnd(spec, started, exit))
+      )
+      const observe = (event: A): Effect.Effect<void, GrokError.GrokError> => {
+        const failure = spec.failureOf(event)
+        if (failure !== undefined) {
+          return Effect.fail(
+            new GrokError.StreamBroken({
+              message: `the stream failed after content started: ${failure.message}`,
+              status: failure.status,
+              retryable: false,
+              requestId: failure.requestId,
+              partial: snapshot(partial),
+              cause: failure
+            })
+          )
+        }
+        spec.track(partial, event)
+        if (spec.isFinal(event)) final = true
+        const usage = spec.usageOf(event)
+        if (usage === undefined) return Effect.void
+        if (usage.total_tokens != null) cell.usedTokens = usage.total_tokens
+        return recordUsage(spec.model, usage)
+      }
+      const buffered = Stream.fromIterable(opened.buffered).pipe(
+        Stream.tap((event) => {
+          const usage = spec.usageOf(event)
+          return usage === undefined ? Effect.void : recordUsage(spec.model, usage)
+        })
+      )
+      const rest: Stream.Stream<A, GrokError.GrokError> = opened.ended
+        ? Stream.empty
+        : Stream.repeatEffectChunkOption(
+          opened.pull.pipe(
+            Effect.timeoutFail({
+              duration: settings.idleTimeout,
+              onTimeout: () =>
+                Option.some<GrokError.GrokError>(
+                  new GrokError.IdleTimeout({
+                    message: `the stream was silent for ${Duration.format(settings.idleTimeout)} after content started`,
+                    status: null,
+                    retryable: false,
+                    after: settings.idleTimeout,
+                    partial: snapshot(partial)
+                  })
+                )
+            }),
+            Effect.mapError(Option.map((error): GrokError.GrokError =>
+              error._tag === "IdleTimeout" || error._tag === "StreamBroken"
+                ? error
+                : new GrokError.StreamBroken({
+                  message: `the stream broke after content started: ${error.message}`,
+                  status: error.status,
+                  retryable: false,
+                  requestId: error.requestId,
+                  partial: snapshot(partial),
+                  cause: error
+                })
+            ))
+          )
+        ).pipe(Stream.tap(observe))
+      const completeness = Stream.fromEffect(
+        Effect.suspend(() =>
+          final
+            ? Effect.void
+            : Effect.fail(
+              new GrokError.StreamBroken({
+                message: "the stream ended before the answer was complete",
+                status: cell.status,
+                retryable: false,
+                partial: snapshot(partial)
+              })
+            )
+        )
+      ).pipe(Stream.drain)
+      return Stream.concat(Stream.concat(buffered, rest), completeness)
+    })
+  )

@@ -1,0 +1,140 @@
+/**
+ * The {@link AdmissionStore} on Redis: each operation is one round trip running one Lua script
+ * (`EVALSHA`, falling back to `EVAL` once per connection when the server does not know the
+ * script yet). All decisions are taken on the Redis server's clock.
+ *
+ * @internal
+ */
+import { createHash } from "node:crypto"
+import { Duration, Effect } from "effect"
+import type { Redis } from "ioredis"
+import { adjustTokensScript, admitScript, type LuaScript, startCooldownScript } from "./admit.lua.js"
+import { type Admission, type AdmissionStore, type Limits, StoreUnavailable } from "./admissionStore.js"
+
+export interface RedisStoreOptions {
+  readonly client: Redis
+  /** Prefix of every key, e.g. `effect-grok:rl`. */
+  readonly prefix: string
+  /** No command may take longer: a dead or hung Redis answers `StoreUnavailable` instead. */
+  readonly commandTimeout: Duration.Duration
+}
+
+/** The Redis keys of one limit key. They share one hash tag, hence one Cluster slot. */
+export interface LimitKeys {
+  readonly request: string
+  readonly tokens: string
+  readonly cooldown: string
+}
+
+/**
+ * Limit keys made of these characters, short enough, and not looking like an API key are used
+ * as they are (readable in `redis-cli`); any other key is replaced by its SHA-256. In particular
+ * `{` and `}` never reach a key name, where they would break the hash tag.
+ */
+const readableKey = /^[A-Za-z0-9._:/@=+-]{1,128}$/
+const looksLikeSecret = /xai-[A-Za-z0-9]{16,}/
+
+const safeKeyPart = (key: string): string =>
+  readableKey.test(key) && !looksLikeSecret.test(key)
+    ? key
+    : `#${createHash("sha256").update(key).digest("hex")}`
+
+/** @internal */
+export const keysFor = (prefix: string, key: string): LimitKeys => {
+  const base = `${prefix}:{${safeKeyPart(key)}}`
+  return { request: `${base}:req`, tokens: `${base}:tok`, cooldown: `${base}:cool` }
+}
+
+/** The limits as the scripts read them: microsecond intervals and rates, 0 meaning "no limit". */
+interface ScriptLimits {
+  readonly intervalMicros: number
+  readonly burst: number
+  readonly tokensPerMicro: number
+  readonly tokenCapacity: number
+}
+
+const isRate = (n: number): boolean => n > 0 && !Number.isNaN(n)
+
+const toScriptLimits = (limits: Limits): Effect.Effect<ScriptLimits> =>
+  isRate(limits.requestsPerSecond) && isRate(limits.tokensPerMinute) && Number.isFinite(limits.requestBurst)
+    ? Effect.succeed({
+      intervalMicros: limits.requestsPerSecond === Infinity ? 0 : 1_000_000 / limits.requestsPerSecond,
+      burst: Math.max(1, Math.floor(limits.requestBurst)),
+      tokensPerMicro: limits.tokensPerMinute === Infinity ? 0 : limits.tokensPerMinute / 60_000_000,
+      tokenCapacity: limits.tokensPerMinute === Infinity ? 0 : limits.tokensPerMinute
+    })
+    : Effect.dieMessage(`Invalid limits for the Redis admission store: ${JSON.stringify(limits)}`)
+
+const tokenCount = (n: number, what: string): Effect.Effect<number> =>
+  Number.isFinite(n) ? Effect.succeed(n) : Effect.dieMessage(`Invalid ${what} for the Redis admission store: ${n}`)
+
+const describe = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
+
+const isNoScript = (cause: unknown): boolean => cause instanceof Error && cause.message.startsWith("NOSCRIPT")
+
+const evaluate = async (
+  client: Redis,
+  script: LuaScript,
+  keys: ReadonlyArray<string>,
+  args: ReadonlyArray<string | number>
+): Promise<unknown> => {
+  try {
+    return await client.evalsha(script.sha1, script.numberOfKeys, ...keys, ...args)
+  } catch (cause) {
+    if (!isNoScript(cause)) throw cause
+    return await client.eval(script.lua, script.numberOfKeys, ...keys, ...args)
+  }
+}
+
+/** @internal */
+export const make = (options: RedisStoreOptions): AdmissionStore => {
+  const { client, commandTimeout, prefix } = options
+
+  const run = (script: LuaScript, keys: ReadonlyArray<string>, args: ReadonlyArray<string | number>) =>
+    Effect.tryPromise({
+      try: () => evaluate(client, script, keys, args),
+      catch: (cause) => new StoreUnavailable({ message: `Redis ${script.name} failed: ${describe(cause)}`, cause })
+    }).pipe(
+      Effect.timeoutFail({
+        duration: commandTimeout,
+        onTimeout: () =>
+          new StoreUnavailable({
+            message: `Redis did not answer ${script.name} within ${Duration.format(commandTimeout)}`
+          })
+      })
+    )
+
+  const tryAdmit = (key: string, tokens: number, limits: Limits): Effect.Effect<Admission, StoreUnavailable> =>
+    Effect.gen(function*() {
+      const l = yield* toScriptLimits(limits)
+      const cost = Math.max(0, yield* tokenCount(tokens, "token estimate"))
+      const k = keysFor(prefix, key)
+      const reply = yield* run(admitScript, [k.request, k.tokens, k.cooldown], [
+        l.intervalMicros,
+        l.burst,
+        l.tokensPerMicro,
+        l.tokenCapacity,
+        cost
+      ])
+      if (reply === 0) return { _tag: "Admitted" } as const
+      if (typeof reply === "number" && reply > 0) return { _tag: "Wait", retryInMillis: reply } as const
+      return yield* new StoreUnavailable({ message: `Redis admit answered ${String(reply)}, expected a number` })
+    })
+
+  const adjustTokens = (key: string, delta: number, limits: Limits): Effect.Effect<void, StoreUnavailable> =>
+    Effect.gen(function*() {
+      const l = yield* toScriptLimits(limits)
+      const amount = yield* tokenCount(delta, "token adjustment")
+      if (amount === 0 || l.tokensPerMicro === 0) return
+      yield* run(adjustTokensScript, [keysFor(prefix, key).tokens], [l.tokensPerMicro, l.tokenCapacity, amount])
+    })
+
+  const startCooldown = (key: string, millis: number): Effect.Effect<void, StoreUnavailable> => {
+    const whole = Math.ceil(millis)
+    return whole > 0 && Number.isFinite(whole)
+      ? Effect.asVoid(run(startCooldownScript, [keysFor(prefix, key).cooldown], [whole]))
+      : Effect.void
+  }
+
+  return { tryAdmit, adjustTokens, startCooldown }
+}

@@ -1,0 +1,222 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, TestClock } from "effect"
+import { Redis } from "ioredis"
+import { inject } from "vitest"
+import type { Admission, AdmissionStore, Limits } from "../src/resilience/internal/admissionStore.js"
+import * as RedisStore from "../src/resilience/internal/redisStore.js"
+import { freshPrefix } from "./support/redis.js"
+
+const redisUrl = inject("redisUrl")
+
+/** A connection closed with the test's scope. */
+const connect = (url: string = redisUrl) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 })
+      await client.connect()
+      return client
+    }),
+    (client) => Effect.sync(() => client.disconnect())
+  )
+
+const storeOn = (client: Redis, prefix: string): AdmissionStore =>
+  RedisStore.make({ client, prefix, commandTimeout: Duration.seconds(2) })
+
+/** `count` stores, each on its own connection, sharing one prefix: separate "processes". */
+const stores = (count: number, prefix: string = freshPrefix()) =>
+  Effect.forEach(Array.from({ length: count }), () => Effect.map(connect(), (client) => storeOn(client, prefix)))
+
+const perMinute = (n: number) => n / 60
+
+const limits = (overrides: Partial<Limits>): Limits => ({
+  requestsPerSecond: Infinity,
+  requestBurst: 1,
+  tokensPerMinute: Infinity,
+  ...overrides
+})
+
+const admitted = (decisions: ReadonlyArray<Admission>) => decisions.filter((d) => d._tag === "Admitted").length
+
+const waitOf = (decision: Admission): number => decision._tag === "Wait" ? decision.retryInMillis : 0
+
+/** Fire `count` decisions at once, spread over the stores. */
+const burst = (all: ReadonlyArray<AdmissionStore>, count: number, key: string, tokens: number, l: Limits) =>
+  Effect.forEach(
+    Array.from({ length: count }, (_, i) => all[i % all.length]!),
+    (store) => store.tryAdmit(key, tokens, l),
+    { concurrency: "unbounded" }
+  )
+
+const tokenLevel = (client: Redis, prefix: string, key: string) =>
+  Effect.promise(() => client.hget(RedisStore.keysFor(prefix, key).tokens, "l")).pipe(
+    Effect.map((level) => level === null ? undefined : Number(level))
+  )
+
+describe("Redis admission store", () => {
+  describe("atomic decisions under concurrency", () => {
+    it.scopedLive("admits exactly the burst when 200 calls from 4 connections race for it", () =>
+      Effect.gen(function*() {
+        const all = yield* stores(4)
+        // One request per minute: nothing refills while the test runs, so the burst is all there is.
+        const decisions = yield* burst(all, 200, "race", 0, limits({ requestsPerSecond: perMinute(1), requestBurst: 17 }))
+        expect(admitted(decisions)).toBe(17)
+        expect(decisions.filter((d) => d._tag === "Wait").every((d) => waitOf(d) > 0)).toBe(true)
+      }))
+
+    it.scopedLive("never overdraws tokens when 200 calls from 4 connections race for them", () =>
+      Effect.gen(function*() {
+        const prefix = freshPrefix()
+        const client = yield* connect()
+        const all = yield* stores(4, prefix)
+        // 600 tokens a minute = 10 a second: the 13th call of 50 tokens would need 5 s of refill.
+        const decisions = yield* burst(all, 200, "tokens", 50, limits({ tokensPerMinute: 600 }))
+        expect(admitted(decisions)).toBe(12)
+        const level = yield* tokenLevel(client, prefix, "tokens")
+        expect(level).toBeGreaterThanOrEqual(0)
+        expect(level).toBeLessThan(50)
+      }))
+
+    it.scopedLive("debits requests and tokens together, and neither when one does not fit", () =>
+      Effect.gen(function*() {
+        const prefix = freshPrefix()
+        const client = yield* connect()
+        const all = yield* stores(3, prefix)
+        // Requests would allow 10 at once, tokens only 6 of 100.
+        const l = limits({ requestsPerSecond: perMinute(1), requestBurst: 10, tokensPerMinute: 600 })
+        const decisions = yield* burst(all, 60, "both", 100, l)
+        expect(admitted(decisions)).toBe(6)
+        // The request state was debited 6 times (6 intervals of one minute ahead), not 60.
+        const requestTtl = yield* Effect.promise(() => client.pttl(RedisStore.keysFor(prefix, "both").request))
+        expect(requestTtl).toBeGreaterThan(5 * 60_000)
+        expect(requestTtl).toBeLessThanOrEqual(6 * 60_000)
+        // Requests still have room for 4 more: a call costing no tokens goes through.
+        expect((yield* all[0]!.tryAdmit("both", 0, l))._tag).toBe("Admitted")
+      }))
+  })
+
+  describe("pacing on the Redis server's clock", () => {
+    it.scopedLive("spaces requests by the emission interval once the burst is spent", () =>
+      Effect.gen(function*() {
+        const [store] = yield* stores(1)
+        const l = limits({ requestsPerSecond: perMinute(2), requestBurst: 3 })
+        const decisions = yield* Effect.forEach([1, 2, 3, 4], () => store!.tryAdmit("spacing", 0, l))
+        expect(decisions.map((d) => d._tag)).toEqual(["Admitted", "Admitted", "Admitted", "Wait"])
+        // Two a minute: the 4th may go 30 s after the burst began.
+        expect(waitOf(decisions[3]!)).toBeGreaterThan(29_000)
+        expect(waitOf(decisions[3]!)).toBeLessThanOrEqual(30_000)
+      }))
+
+    it.scoped("ignores the caller's clock: moving it an hour ahead frees nothing", () =>
+      Effect.gen(function*() {
+        const [store] = yield* stores(1)
+        const l = limits({ requestsPerSecond: perMinute(1), requestBurst: 1, tokensPerMinute: 100 })
+        expect((yield* store!.tryAdmit("clock", 100, l))._tag).toBe("Admitted")
+        yield* TestClock.adjust("1 hour")
+        const next = yield* store!.tryAdmit("clock", 100, l)
+        expect(next._tag).toBe("Wait")
+        expect(waitOf(next)).toBeGreaterThan(59_000)
+      }))
+  })
+
+  describe("token reconciliation", () => {
+    it.scopedLive("a refund lets waiting calls through; a debit beyond the estimate makes them wait longer", () =>
+      Effect.gen(function*() {
+        const [store] = yield* stores(1)
+        // 600 tokens a minute: 10 tokens a second.
+        const l = limits({ tokensPerMinute: 600 })
+        expect((yield* store!.tryAdmit("usage", 600, l))._tag).toBe("Admitted")
+        const before = yield* store!.tryAdmit("usage", 100, l)
+        expect(waitOf(before)).toBeGreaterThan(9_000)
+        // The call used 300 tokens fewer than estimated.
+        yield* store!.adjustTokens("usage", -300, l)
+        expect((yield* store!.tryAdmit("usage", 100, l))._tag).toBe("Admitted")
+        // Another used 1000 more than estimated: the bucket is ~800 in debt, 90 s of refill.
+        yield* store!.adjustTokens("usage", 1_000, l)
+        const after = yield* store!.tryAdmit("usage", 100, l)
+        expect(waitOf(after)).toBeGreaterThan(85_000)
+        expect(waitOf(after)).toBeLessThanOrEqual(90_000)
+      }))
+
+    it.scopedLive("a refund never fills the bucket beyond one minute's worth", () =>
+      Effect.gen(function*() {
+        const [store] = yield* stores(1)
+        const l = limits({ tokensPerMinute: 600 })
+        yield* store!.adjustTokens("cap", -10_000, l)
+        const decisions = yield* Effect.forEach([1, 2], () => store!.tryAdmit("cap", 400, l))
+        expect(decisions.map((d) => d._tag)).toEqual(["Admitted", "Wait"])
+      }))
+  })
+
+  describe("shared cooldown", () => {
+    it.scopedLive("is seen by every process and blocks calls that fit the limits", () =>
+      Effect.gen(function*() {
+        const [a, b] = yield* stores(2)
+        const l = limits({ requestsPerSecond: 1_000, requestBurst: 100, tokensPerMinute: 1_000_000 })
+        yield* a!.startCooldown("cool", 5_000)
+        const decision = yield* b!.tryAdmit("cool", 1, l)
+        expect(decision._tag).toBe("Wait")
+        expect(waitOf(decision)).toBeGreaterThan(4_000)
+        expect(waitOf(decision)).toBeLessThanOrEqual(5_000)
+      }))
+
+    it.scopedLive("is extended by a longer cooldown and never shortened by a shorter one", () =>
+      Effect.gen(function*() {
+        const [a, b] = yield* stores(2)
+        const l = limits({})
+        yield* a!.startCooldown("extend", 5_000)
+        yield* b!.startCooldown("extend", 100)
+        expect(waitOf(yield* a!.tryAdmit("extend", 0, l))).toBeGreaterThan(4_000)
+        yield* b!.startCooldown("extend", 20_000)
+        expect(waitOf(yield* a!.tryAdmit("extend", 0, l))).toBeGreaterThan(19_000)
+      }))
+  })
+
+  describe("keys", () => {
+    const everyKeyOf = (client: Redis, prefix: string) =>
+      Effect.promise(() => client.keys(`${prefix}:*`))
+
+    it.scopedLive("every key written expires: state is dropped once it no longer matters", () =>
+      Effect.gen(function*() {
+        const prefix = freshPrefix()
+        const client = yield* connect()
+        const [store] = yield* stores(1, prefix)
+        const l = limits({ requestsPerSecond: 1, requestBurst: 5, tokensPerMinute: 10_000 })
+        yield* store!.tryAdmit("ttl", 500, l)
+        yield* store!.adjustTokens("ttl", 200, l)
+        yield* store!.startCooldown("ttl", 10_000)
+        const keys = yield* everyKeyOf(client, prefix)
+        expect(keys.sort()).toEqual(Object.values(RedisStore.keysFor(prefix, "ttl")).sort())
+        for (const key of keys) {
+          expect(yield* Effect.promise(() => client.pttl(key))).toBeGreaterThan(0)
+        }
+        // The token bucket lives as long as it takes to refill (700 tokens at 10_000 a minute: 4.2 s).
+        const tokensTtl = yield* Effect.promise(() => client.pttl(RedisStore.keysFor(prefix, "ttl").tokens))
+        expect(tokensTtl).toBeLessThanOrEqual(4_200)
+      }))
+
+    it.scopedLive("share one hash tag per limit key and never contain an API key or braces", () =>
+      Effect.gen(function*() {
+        const prefix = freshPrefix()
+        const client = yield* connect()
+        const [store] = yield* stores(1, prefix)
+        const l = limits({ requestsPerSecond: 10, tokensPerMinute: 10_000 })
+        const apiKey = "xai-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+        const limitKeys = [`${apiKey}:grok-4`, "{tenant}:grok-4", "hash-7f3a:grok-4"]
+        for (const key of limitKeys) {
+          yield* store!.tryAdmit(key, 10, l)
+          yield* store!.startCooldown(key, 1_000)
+        }
+        const keys = yield* everyKeyOf(client, prefix)
+        expect(keys).toHaveLength(3 * limitKeys.length)
+        for (const key of keys) {
+          expect(key).not.toContain("xai-")
+          expect(key).not.toContain("tenant")
+          // Exactly one `{...}` section: the hash tag Redis Cluster places the key by.
+          expect(key.slice(prefix.length).match(/[{}]/g)).toEqual(["{", "}"])
+        }
+        const tags = new Set(keys.map((key) => key.slice(key.indexOf("{"), key.indexOf("}") + 1)))
+        expect(tags.size).toBe(limitKeys.length)
+        expect(tags.has("{hash-7f3a:grok-4}")).toBe(true)
+      }))
+  })
+})

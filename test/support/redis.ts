@@ -1,0 +1,113 @@
+/**
+ * Real redis-server processes for tests: the shared one started by globalSetup, and private ones
+ * a test may stop and restart (Redis dying mid-run).
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { once } from "node:events"
+import { createConnection, createServer } from "node:net"
+
+export interface RedisServer {
+  readonly port: number
+  readonly url: string
+  /** Kill the server at once (SIGKILL): clients see their connections drop. */
+  readonly kill: () => Promise<void>
+  /** Freeze the server (SIGSTOP): connections stay open and nothing answers. */
+  readonly freeze: () => void
+  /** Resume a frozen server (SIGCONT). */
+  readonly thaw: () => void
+}
+
+const redisServerBinary = process.env["REDIS_SERVER"] ?? "redis-server"
+
+/** A port nobody listens on right now, on the loopback interface. */
+export const freePort = async (): Promise<number> => {
+  const server = createServer()
+  server.listen(0, "127.0.0.1")
+  await once(server, "listening")
+  const address = server.address()
+  server.close()
+  await once(server, "close")
+  if (address === null || typeof address === "string") throw new Error("could not read a free port")
+  return address.port
+}
+
+const ping = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = createConnection({ host: "127.0.0.1", port })
+    let reply = ""
+    const done = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(500, () => done(false))
+    socket.on("error", () => done(false))
+    socket.on("connect", () => socket.write("PING\r\n"))
+    socket.on("data", (chunk) => {
+      reply += chunk.toString("utf8")
+      if (reply.includes("\r\n")) done(reply.startsWith("+PONG"))
+    })
+  })
+
+const delay = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
+
+const waitForPong = async (port: number, child: ChildProcess, output: () => string): Promise<void> => {
+  const deadline = performance.now() + 10_000
+  while (performance.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`redis-server exited at start-up (port ${port}):\n${output()}`)
+    }
+    if (await ping(port)) return
+    await delay(20)
+  }
+  child.kill("SIGKILL")
+  throw new Error(`redis-server did not answer PING on port ${port} within 10 s:\n${output()}`)
+}
+
+const spawnRedis = (port: number): Promise<ChildProcess> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(
+      redisServerBinary,
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+      { stdio: ["ignore", "pipe", "pipe"] }
+    )
+    child.once("spawn", () => resolve(child))
+    child.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === "ENOENT"
+          ? new Error(
+            `redis-server was not found (looked for "${redisServerBinary}"). The Redis tests run a real ` +
+              "redis-server: install it (Debian/Ubuntu: `apt-get install -y redis-server`, which `.ci/run` " +
+              "does), or point REDIS_SERVER at the binary."
+          )
+          : error
+      )
+    )
+  })
+
+/** Start a redis-server on `port` (a free one by default) and wait until it answers PING. */
+export const startRedisServer = async (port?: number): Promise<RedisServer> => {
+  const chosen = port ?? (await freePort())
+  const child = await spawnRedis(chosen)
+  let output = ""
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+  await waitForPong(chosen, child, () => output)
+  const exited = once(child, "exit")
+  return {
+    port: chosen,
+    url: `redis://127.0.0.1:${chosen}`,
+    kill: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill("SIGCONT")
+      child.kill("SIGKILL")
+      await exited
+    },
+    freeze: () => void child.kill("SIGSTOP"),
+    thaw: () => void child.kill("SIGCONT")
+  }
+}
+
+let prefixes = 0
+
+/** A key prefix no other test (in this file or another worker) shares: tests never see each other's keys. */
+export const freshPrefix = (): string => `effect-grok-test:${process.pid}:${++prefixes}`
