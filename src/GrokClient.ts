@@ -30,6 +30,7 @@ import * as Streaming from "./internal/streaming.js"
 import * as TokenEstimate from "./internal/tokenEstimate.js"
 import * as RateLimiter from "./resilience/RateLimiter.js"
 import * as RateLimiterMemory from "./resilience/RateLimiterMemory.js"
+import * as RetryBudget from "./resilience/RetryBudget.js"
 import * as RetryPolicy from "./resilience/RetryPolicy.js"
 import * as Chat from "./schema/Chat.js"
 import * as ChatStream from "./schema/ChatStream.js"
@@ -162,11 +163,11 @@ export const make = (
   Effect.gen(function*() {
     const http = yield* HttpClient.HttpClient
     const limiter = yield* Effect.serviceOption(RateLimiter.RateLimiter).pipe(
-      Effect.flatMap(Option.match({ onNone: () => RateLimiterMemory.make({}), onSome: Effect.succeed }))
+      Effect.flatMap(Option.match({ onNone: () => Effect.orDie(RateLimiterMemory.make({})), onSome: Effect.succeed }))
     )
-    const retry = yield* Effect.serviceOption(RetryPolicy.RetrySettings).pipe(
-      Effect.flatMap(Option.match({ onNone: () => RetryPolicy.defaultSettings, onSome: Effect.succeed }))
-    )
+    const settings = yield* RetryPolicy.RetrySettings
+    // A budget is state: without one from the settings, this client owns one for its calls.
+    const retry = { ...settings, budget: settings.budget ?? (yield* RetryBudget.make()) }
     const keys = Option.getOrElse(yield* Effect.serviceOption(ApiKeyProvider.ApiKeyProvider), () => ApiKeyProvider.fixed(config.apiKey))
     const ctx: Pipeline.ClientContext = { config, http, limiter, keys, retry }
     const url = (path: string) => `${config.baseUrl}${path}`
@@ -174,8 +175,8 @@ export const make = (
     const settingsOf = (options: CallOptions | undefined): Pipeline.CallSettings => ({
       priority: options?.priority ?? "normal",
       policy: options?.retry ?? retry.policy,
-      attemptTimeout: options?.attemptTimeout === undefined ? config.attemptTimeout : Duration.decode(options.attemptTimeout),
-      deadline: options?.deadline === undefined ? config.deadline : Duration.decode(options.deadline)
+      attemptTimeout: Duration.decode(options?.attemptTimeout ?? config.attemptTimeout ?? retry.attemptTimeout),
+      deadline: Duration.decode(options?.deadline ?? config.deadline ?? retry.deadline)
     })
 
     const chatBody = (request: ChatRequest, stream: boolean) =>
@@ -201,7 +202,7 @@ export const make = (
     const chatStream: Service["chatStream"] = (request, options) =>
       Stream.unwrap(Effect.map(chatBody({
         ...request,
-        stream_options: { ...request.stream_options, include_usage: true }
+        stream_options: { ...(request.stream_options ?? {}), include_usage: true }
       }, true), (body) => {
         const settings = settingsOf(options)
         return Streaming.stream(ctx, {
@@ -215,7 +216,11 @@ export const make = (
           events: (response) =>
             ChatStream.decodeChunks(decodeSse(Stream.mapError(response.stream, Pipeline.fromHttpError))).pipe(
               Stream.mapError((error): GrokError.GrokError =>
-                GrokError.isGrokError(error) ? error : Pipeline.decodeError(`a stream chunk was malformed: ${error.message}`, "", response)
+                GrokError.isGrokError(error)
+                  ? error
+                  // An xAI error sent as a stream event is that error, not a malformed chunk.
+                  : GrokError.classifyResponse({ status: 200, headers: response.headers, body: error.payload, nowMillis: 0 }) ??
+                    Pipeline.decodeError(`a stream chunk was malformed: ${error.message}`, error.payload, response)
               )
             ),
           isContent: chunkIsContent,

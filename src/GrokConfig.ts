@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Config, ConfigError, Duration, Either, Redacted } from "effect"
+import { Config, ConfigError, Duration, Either, Option, Redacted } from "effect"
 
 /**
  * @since 0.1.0
@@ -19,10 +19,16 @@ export interface GrokConfig {
   readonly baseUrl: string
   /** Model used when a request names none. */
   readonly model: string
-  /** Upper bound of one HTTP attempt (a retry gets a fresh one). */
-  readonly attemptTimeout: Duration.Duration
-  /** Upper bound of a whole call: every attempt and every wait between attempts. */
-  readonly deadline: Duration.Duration
+  /**
+   * Upper bound of one HTTP attempt (a retry gets a fresh one). When unset, the
+   * `RetryPolicy.RetrySettings` in context decide (default 5 minutes).
+   */
+  readonly attemptTimeout: Duration.Duration | undefined
+  /**
+   * Upper bound of a whole call: every attempt and every wait between attempts. When unset,
+   * the `RetryPolicy.RetrySettings` in context decide (default 10 minutes).
+   */
+  readonly deadline: Duration.Duration | undefined
 }
 
 /**
@@ -43,18 +49,6 @@ export const defaultBaseUrl = "https://api.x.ai/v1"
 
 /** @since 0.1.0 */
 export const defaultModel = "grok-4"
-
-/**
- * Reasoning models can think for minutes before the first token, so one attempt may take
- * up to 5 minutes (xAI suggests long client timeouts); the whole call, retries and waits
- * included, is bounded at 10 minutes so nothing outlives a caller's patience silently.
- *
- * @since 0.1.0
- */
-export const defaultAttemptTimeout: Duration.Duration = Duration.minutes(5)
-
-/** @since 0.1.0 */
-export const defaultDeadline: Duration.Duration = Duration.minutes(10)
 
 const loopbackHosts = new Set(["localhost", "[::1]", "::1"])
 
@@ -121,8 +115,10 @@ export const make = (input: GrokConfigInput): Either.Either<GrokConfig, ConfigEr
     const baseUrl = yield* validateBaseUrl(input.baseUrl ?? defaultBaseUrl)
     const model = (input.model ?? defaultModel).trim()
     if (model === "") return yield* Either.left(ConfigError.InvalidData(["XAI_MODEL"], "the model name is empty"))
-    const attemptTimeout = yield* validateDuration("XAI_TIMEOUT", input.attemptTimeout ?? defaultAttemptTimeout)
-    const deadline = yield* validateDuration("XAI_DEADLINE", input.deadline ?? defaultDeadline)
+    const attemptTimeout = input.attemptTimeout === undefined
+      ? undefined
+      : yield* validateDuration("XAI_TIMEOUT", input.attemptTimeout)
+    const deadline = input.deadline === undefined ? undefined : yield* validateDuration("XAI_DEADLINE", input.deadline)
     return { apiKey, baseUrl, model, attemptTimeout, deadline }
   })
 
@@ -136,6 +132,6 @@ export const fromEnv: Config.Config<GrokConfig> = Config.all({
   apiKey: Config.redacted("XAI_API_KEY"),
   baseUrl: Config.string("XAI_BASE_URL").pipe(Config.withDefault(defaultBaseUrl)),
   model: Config.string("XAI_MODEL").pipe(Config.withDefault(defaultModel)),
-  attemptTimeout: Config.duration("XAI_TIMEOUT").pipe(Config.withDefault(defaultAttemptTimeout)),
-  deadline: Config.duration("XAI_DEADLINE").pipe(Config.withDefault(defaultDeadline))
+  attemptTimeout: Config.duration("XAI_TIMEOUT").pipe(Config.option, Config.map(Option.getOrUndefined)),
+  deadline: Config.duration("XAI_DEADLINE").pipe(Config.option, Config.map(Option.getOrUndefined))
 }).pipe(Config.mapOrFail(make))

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, TestClock } from "effect"
-import { Redis } from "ioredis"
+import { Cluster, Redis } from "ioredis"
 import { inject } from "vitest"
 import type { Admission, AdmissionStore, Limits } from "../src/resilience/internal/admissionStore.js"
 import * as RedisStore from "../src/resilience/internal/redisStore.js"
-import { freshPrefix } from "./support/redis.js"
+import { freshPrefix, startRedisCluster } from "./support/redis.js"
 
 const redisUrl = inject("redisUrl")
 
@@ -217,6 +217,51 @@ describe("Redis admission store", () => {
         const tags = new Set(keys.map((key) => key.slice(key.indexOf("{"), key.indexOf("}") + 1)))
         expect(tags.size).toBe(limitKeys.length)
         expect(tags.has("{hash-7f3a:grok-4}")).toBe(true)
+      }))
+  })
+
+  describe("Redis Cluster", () => {
+    const oneNodeCluster = Effect.acquireRelease(
+      Effect.promise(() => startRedisCluster()),
+      (server) => Effect.promise(() => server.kill())
+    )
+    const clusterClient = (port: number) =>
+      Effect.acquireRelease(
+        Effect.promise(async () => {
+          // Give up (instead of retrying forever) if the cluster cannot be reached.
+          const cluster = new Cluster([{ host: "127.0.0.1", port }], {
+            lazyConnect: true,
+            clusterRetryStrategy: (attempt) => attempt > 20 ? null : 50
+          })
+          await cluster.connect()
+          return cluster
+        }),
+        (cluster) => Effect.sync(() => cluster.disconnect())
+      )
+
+    it.scopedLive("decides on a cluster node, which accepts a script only when all its keys share a slot", () =>
+      Effect.gen(function*() {
+        const server = yield* oneNodeCluster
+        const cluster = yield* clusterClient(server.port)
+        // The node enforces the rule our keys must follow.
+        const crossSlot = yield* Effect.flip(Effect.tryPromise(() => cluster.eval("return 1", 2, "a", "b")))
+        expect(String(crossSlot.error)).toContain("CROSSSLOT")
+
+        const prefix = freshPrefix()
+        const store = RedisStore.make({ client: cluster, prefix, commandTimeout: Duration.seconds(2) })
+        const l = limits({ requestsPerSecond: perMinute(1), requestBurst: 5, tokensPerMinute: 1_000 })
+        for (const key of ["hash-1:grok-4", "{team}:grok-4", "xai-AbCdEfGhIjKlMnOpQrStUvWx:grok-3"]) {
+          const decisions = yield* burst([store], 8, key, 10, l)
+          expect(admitted(decisions)).toBe(5)
+          yield* store.adjustTokens(key, -10, l)
+          yield* store.startCooldown(key, 5_000)
+          expect(waitOf(yield* store.tryAdmit(key, 0, l))).toBeGreaterThan(4_000)
+          const slots = yield* Effect.forEach(
+            Object.values(RedisStore.keysFor(prefix, key)),
+            (redisKey) => Effect.promise(() => cluster.cluster("KEYSLOT", redisKey))
+          )
+          expect(new Set(slots).size).toBe(1)
+        }
       }))
   })
 })

@@ -16,6 +16,7 @@ import type { GrokConfig } from "../GrokConfig.js"
 import * as GrokError from "../GrokError.js"
 import type * as RateLimiter from "../resilience/RateLimiter.js"
 import * as RateLimitHeaders from "../resilience/RateLimitHeaders.js"
+import type * as RetryBudget from "../resilience/RetryBudget.js"
 import * as RetryPolicy from "../resilience/RetryPolicy.js"
 import * as Metrics from "../telemetry/Metrics.js"
 
@@ -25,7 +26,8 @@ export interface ClientContext {
   readonly http: HttpClient.HttpClient
   readonly limiter: RateLimiter.Service
   readonly keys: ApiKeyProvider.Service
-  readonly retry: RetryPolicy.RetrySettings
+  /** The retry settings in force, with the budget this client shares between its calls. */
+  readonly retry: RetryPolicy.Settings & { readonly budget: RetryBudget.RetryBudget }
 }
 
 /** Per-call overrides. */
@@ -112,8 +114,8 @@ const send = (
     // A 2xx is read by the endpoint's `handle`, which also spots an xAI error inside it.
     if (isSuccess(response.status)) return response
     const body = yield* response.text.pipe(Effect.mapError(fromHttpError))
-    const error = GrokError.classifyResponse({ status: response.status, headers: response.headers, body, nowMillis }) ??
-      new GrokError.ServerError({ message: `unexpected status ${response.status}`, status: response.status, retryable: response.status >= 500 })
+    // Never undefined for a non-2xx status.
+    const error = GrokError.classifyResponse({ status: response.status, headers: response.headers, body, nowMillis })!
     cell.rateLimited = error._tag === "RateLimited"
     return yield* Effect.fail(error)
   })

@@ -24,7 +24,7 @@ export const ToolCall = Schema.Struct({
   id: Schema.String,
   type: Schema.String,
   function: Schema.Struct({ name: Schema.String, arguments: Schema.String })
-})
+}).annotations({ identifier: "ToolCall" })
 
 /**
  * @since 0.1.0
@@ -56,7 +56,7 @@ const ImageUrlContentPart = Schema.Struct(
  *
  * @since 0.1.0
  */
-export const ContentPart = Schema.Union(TextContentPart, ImageUrlContentPart)
+export const ContentPart = Schema.Union(TextContentPart, ImageUrlContentPart).annotations({ identifier: "ContentPart" })
 
 /**
  * @since 0.1.0
@@ -67,29 +67,38 @@ const MessageContent = Schema.Union(Schema.String, Schema.Array(ContentPart))
 
 const name = Schema.optional(Schema.String)
 
+const SystemMessage = Schema.Struct(
+  { role: Schema.Literal("system"), content: MessageContent, name },
+  OtherKeys
+).annotations({ identifier: "SystemMessage" })
+
+const UserMessage = Schema.Struct(
+  { role: Schema.Literal("user"), content: MessageContent, name },
+  OtherKeys
+).annotations({ identifier: "UserMessage" })
+
+const AssistantMessage = Schema.Struct(
+  {
+    role: Schema.Literal("assistant"),
+    content: maybe(MessageContent),
+    name,
+    tool_calls: Schema.optional(Schema.Array(Schema.Struct(ToolCall.fields, OtherKeys)))
+  },
+  OtherKeys
+).annotations({ identifier: "AssistantMessage" })
+
+const ToolMessage = Schema.Struct(
+  { role: Schema.Literal("tool"), content: MessageContent, tool_call_id: Schema.String, name },
+  OtherKeys
+).annotations({ identifier: "ToolMessage" })
+
 /**
  * A message sent to the model. The `role` decides the other fields; keys not named here
  * (`reasoning_content` of an earlier answer, for instance) are kept.
  *
  * @since 0.1.0
  */
-export const ChatMessage = Schema.Union(
-  Schema.Struct({ role: Schema.Literal("system"), content: MessageContent, name }, OtherKeys),
-  Schema.Struct({ role: Schema.Literal("user"), content: MessageContent, name }, OtherKeys),
-  Schema.Struct(
-    {
-      role: Schema.Literal("assistant"),
-      content: maybe(MessageContent),
-      name,
-      tool_calls: Schema.optional(Schema.Array(Schema.Struct(ToolCall.fields, OtherKeys)))
-    },
-    OtherKeys
-  ),
-  Schema.Struct(
-    { role: Schema.Literal("tool"), content: MessageContent, tool_call_id: Schema.String, name },
-    OtherKeys
-  )
-)
+export const ChatMessage = Schema.Union(SystemMessage, UserMessage, AssistantMessage, ToolMessage).annotations({ identifier: "ChatMessage" })
 
 /**
  * @since 0.1.0
@@ -115,7 +124,7 @@ export const ChatTool = Schema.Struct(
     )
   },
   OtherKeys
-)
+).annotations({ identifier: "ChatTool" })
 
 /**
  * @since 0.1.0
@@ -178,7 +187,7 @@ export const ChatCompletionRequest = Schema.Struct(
     deferred: Schema.optional(Schema.Boolean)
   },
   OtherKeys
-)
+).annotations({ identifier: "ChatCompletionRequest" })
 
 /**
  * @since 0.1.0
@@ -198,7 +207,7 @@ export const PromptTokensDetails = Schema.Struct({
   image_tokens: maybe(Schema.Number),
   /** Prompt tokens served from xAI's cache; they are inside `prompt_tokens`. */
   cached_tokens: maybe(Schema.Number)
-})
+}).annotations({ identifier: "PromptTokensDetails" })
 
 /**
  * @since 0.1.0
@@ -214,7 +223,7 @@ export const CompletionTokensDetails = Schema.Struct({
   audio_tokens: maybe(Schema.Number),
   accepted_prediction_tokens: maybe(Schema.Number),
   rejected_prediction_tokens: maybe(Schema.Number)
-})
+}).annotations({ identifier: "CompletionTokensDetails" })
 
 /**
  * @since 0.1.0
@@ -236,7 +245,7 @@ export const Usage = Schema.Struct({
   num_sources_used: maybe(Schema.Number),
   /** Cost of the request: 1 USD = 10^10 ticks. */
   cost_in_usd_ticks: maybe(Schema.Number)
-})
+}).annotations({ identifier: "Usage" })
 
 /**
  * @since 0.1.0
@@ -256,7 +265,7 @@ export const ChatCompletionMessage = Schema.Struct({
   reasoning_content: maybe(Schema.String),
   tool_calls: maybe(Schema.Array(ToolCall)),
   refusal: maybe(Schema.String)
-})
+}).annotations({ identifier: "ChatCompletionMessage" })
 
 /**
  * @since 0.1.0
@@ -273,7 +282,7 @@ export const ChatCompletionChoice = Schema.Struct({
   index: Schema.Number,
   message: ChatCompletionMessage,
   finish_reason: maybe(Schema.String)
-})
+}).annotations({ identifier: "ChatCompletionChoice" })
 
 /**
  * @since 0.1.0
@@ -294,7 +303,7 @@ export const ChatCompletion = Schema.Struct({
   choices: Schema.Array(ChatCompletionChoice),
   usage: maybe(Usage),
   system_fingerprint: maybe(Schema.String)
-})
+}).annotations({ identifier: "ChatCompletion" })
 
 /**
  * @since 0.1.0

@@ -26,7 +26,7 @@ export const ToolCallDelta = Schema.Struct({
   id: maybe(Schema.String),
   type: maybe(Schema.String),
   function: maybe(Schema.Struct({ name: maybe(Schema.String), arguments: maybe(Schema.String) }))
-})
+}).annotations({ identifier: "ToolCallDelta" })
 
 /**
  * @since 0.1.0
@@ -44,7 +44,7 @@ export const ChunkDelta = Schema.Struct({
   reasoning_content: maybe(Schema.String),
   refusal: maybe(Schema.String),
   tool_calls: maybe(Schema.Array(ToolCallDelta))
-})
+}).annotations({ identifier: "ChunkDelta" })
 
 /**
  * @since 0.1.0
@@ -58,7 +58,7 @@ export const ChatCompletionChunkChoice = Schema.Struct({
   index: Schema.Number,
   delta: Schema.optionalWith(ChunkDelta, { default: () => ({}) }),
   finish_reason: maybe(Schema.String)
-})
+}).annotations({ identifier: "ChatCompletionChunkChoice" })
 
 /**
  * @since 0.1.0
@@ -79,7 +79,7 @@ export const ChatCompletionChunk = Schema.Struct({
   choices: Schema.Array(ChatCompletionChunkChoice),
   usage: maybe(Usage),
   system_fingerprint: maybe(Schema.String)
-})
+}).annotations({ identifier: "ChatCompletionChunk" })
 
 /**
  * @since 0.1.0
@@ -106,17 +106,27 @@ export class ChunkDecodeError extends Data.TaggedError("ChunkDecodeError")<{
 const truncate = (text: string): string =>
   text.length <= PAYLOAD_LIMIT ? text : `${text.slice(0, PAYLOAD_LIMIT)}…(${text.length} chars)`
 
-const decodeChunkJson = Schema.decodeEither(Schema.parseJson(ChatCompletionChunk))
+const decodeChunk = Schema.decodeUnknownEither(ChatCompletionChunk)
 
-const decodeEvent = (event: SseEvent): Either.Either<ChatCompletionChunk, ChunkDecodeError> =>
-  Either.mapLeft(
-    decodeChunkJson(event.data),
-    (error) =>
-      new ChunkDecodeError({
-        message: truncate(ParseResult.TreeFormatter.formatErrorSync(error)),
-        payload: truncate(event.data)
-      })
-  )
+const chunkDecodeError = (message: string, payload: string) =>
+  new ChunkDecodeError({ message: truncate(message), payload: truncate(payload) })
+
+/** The first issue only, as `path: problem`: the full tree would repeat the whole schema. */
+const firstIssue = (error: ParseResult.ParseError): string => {
+  const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+  return issue === undefined ? error.message : `${issue.path.join(".") || "(root)"}: ${issue.message}`
+}
+
+const decodeEvent = (event: SseEvent): Either.Either<ChatCompletionChunk, ChunkDecodeError> => {
+  let json: unknown
+  try {
+    json = JSON.parse(event.data)
+  } catch (error) {
+    return Either.left(chunkDecodeError(`stream event is not JSON: ${String(error)}`, event.data))
+  }
+  return Either.mapLeft(decodeChunk(json), (error) =>
+    chunkDecodeError(`stream event is not a chat.completion.chunk: ${firstIssue(error)}`, event.data))
+}
 
 /**
  * Decodes the events of a streamed completion into chunks. Ends at `data: [DONE]`

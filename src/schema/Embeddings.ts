@@ -22,7 +22,7 @@ export const EmbeddingRequest = Schema.Struct(
     user: Schema.optional(Schema.String)
   },
   OtherKeys
-)
+).annotations({ identifier: "EmbeddingRequest" })
 
 /**
  * @since 0.1.0
@@ -38,7 +38,7 @@ export const Embedding = Schema.Struct({
   object: Schema.String,
   index: Schema.Number,
   embedding: Schema.Array(Schema.Number)
-})
+}).annotations({ identifier: "Embedding" })
 
 /**
  * @since 0.1.0
@@ -55,7 +55,7 @@ export const EmbeddingResponse = Schema.Struct({
   data: Schema.Array(Embedding),
   model: Schema.String,
   usage: Schema.Struct({ prompt_tokens: Schema.Number, total_tokens: Schema.Number })
-})
+}).annotations({ identifier: "EmbeddingResponse" })
 
 /**
  * @since 0.1.0

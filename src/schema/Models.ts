@@ -16,7 +16,7 @@ export const Model = Schema.Struct({
   /** Unix seconds. */
   created: Schema.Number,
   owned_by: Schema.String
-})
+}).annotations({ identifier: "Model" })
 
 /**
  * @since 0.1.0
@@ -29,7 +29,7 @@ export interface Model extends Schema.Schema.Type<typeof Model> {}
 export const ModelList = Schema.Struct({
   object: Schema.Literal("list"),
   data: Schema.Array(Model)
-})
+}).annotations({ identifier: "ModelList" })
 
 /**
  * @since 0.1.0

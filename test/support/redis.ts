@@ -4,7 +4,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
+import { mkdtemp, rm } from "node:fs/promises"
 import { createConnection, createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Redis } from "ioredis"
 
 export interface RedisServer {
   readonly port: number
@@ -63,11 +67,23 @@ const waitForPong = async (port: number, child: ChildProcess, output: () => stri
   throw new Error(`redis-server did not answer PING on port ${port} within 10 s:\n${output()}`)
 }
 
-const spawnRedis = (port: number): Promise<ChildProcess> =>
+const spawnRedis = (port: number, extraArgs: ReadonlyArray<string>): Promise<ChildProcess> =>
   new Promise((resolve, reject) => {
     const child = spawn(
       redisServerBinary,
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--loglevel",
+        "warning",
+        ...extraArgs
+      ],
       { stdio: ["ignore", "pipe", "pipe"] }
     )
     child.once("spawn", () => resolve(child))
@@ -84,10 +100,13 @@ const spawnRedis = (port: number): Promise<ChildProcess> =>
     )
   })
 
-/** Start a redis-server on `port` (a free one by default) and wait until it answers PING. */
-export const startRedisServer = async (port?: number): Promise<RedisServer> => {
+/**
+ * Start a redis-server on `port` (a free one by default) and wait until it answers PING.
+ * `extraArgs` are more `--option value` pairs for the server.
+ */
+export const startRedisServer = async (port?: number, extraArgs: ReadonlyArray<string> = []): Promise<RedisServer> => {
   const chosen = port ?? (await freePort())
-  const child = await spawnRedis(chosen)
+  const child = await spawnRedis(chosen, extraArgs)
   let output = ""
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
@@ -105,6 +124,44 @@ export const startRedisServer = async (port?: number): Promise<RedisServer> => {
     freeze: () => void child.kill("SIGSTOP"),
     thaw: () => void child.kill("SIGCONT")
   }
+}
+
+/**
+ * A one-node Redis Cluster owning all 16384 slots: it refuses, like any cluster, a script whose
+ * keys are not all in one slot.
+ */
+export const startRedisCluster = async (): Promise<RedisServer> => {
+  const port = await freePort()
+  const dir = await mkdtemp(join(tmpdir(), "effect-grok-cluster-"))
+  const server = await startRedisServer(port, [
+    "--cluster-enabled",
+    "yes",
+    // A lone node does not know its own address until told; clients need it in CLUSTER SLOTS.
+    "--cluster-announce-ip",
+    "127.0.0.1",
+    "--dir",
+    dir
+  ])
+  const kill = async () => {
+    await server.kill()
+    await rm(dir, { recursive: true, force: true })
+  }
+  const admin = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 0 })
+  try {
+    await admin.connect()
+    await admin.call("CLUSTER", "ADDSLOTSRANGE", "0", "16383")
+    const deadline = performance.now() + 10_000
+    while (!String(await admin.call("CLUSTER", "INFO")).includes("cluster_state:ok")) {
+      if (performance.now() > deadline) throw new Error("the one-node cluster did not become ready")
+      await delay(20)
+    }
+  } catch (error) {
+    await kill()
+    throw error
+  } finally {
+    admin.disconnect()
+  }
+  return { ...server, kill }
 }
 
 let prefixes = 0

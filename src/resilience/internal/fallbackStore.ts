@@ -15,7 +15,7 @@ import type { AdmissionStore, Limits, StoreUnavailable } from "./admissionStore.
 /** `limits` scaled to `share` of the quota (the burst too, keeping at least one request). */
 export const scaleLimits = (limits: Limits, share: number): Limits => ({
   requestsPerSecond: limits.requestsPerSecond * share,
-  requestBurst: Math.max(1, Math.floor(limits.requestBurst * share)),
+  requestBurst: Math.max(1, limits.requestBurst * share),
   tokensPerMinute: limits.tokensPerMinute * share
 })
 

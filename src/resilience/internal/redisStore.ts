@@ -11,8 +11,11 @@ import type { Redis } from "ioredis"
 import { adjustTokensScript, admitScript, type LuaScript, startCooldownScript } from "./admit.lua.js"
 import { type Admission, type AdmissionStore, type Limits, StoreUnavailable } from "./admissionStore.js"
 
+/** What the store needs of a client: both `Redis` and `Cluster` from ioredis qualify. */
+export type ScriptClient = Pick<Redis, "evalsha" | "eval">
+
 export interface RedisStoreOptions {
-  readonly client: Redis
+  readonly client: ScriptClient
   /** Prefix of every key, e.g. `effect-grok:rl`. */
   readonly prefix: string
   /** No command may take longer: a dead or hung Redis answers `StoreUnavailable` instead. */
@@ -59,7 +62,8 @@ const toScriptLimits = (limits: Limits): Effect.Effect<ScriptLimits> =>
   isRate(limits.requestsPerSecond) && isRate(limits.tokensPerMinute) && Number.isFinite(limits.requestBurst)
     ? Effect.succeed({
       intervalMicros: limits.requestsPerSecond === Infinity ? 0 : 1_000_000 / limits.requestsPerSecond,
-      burst: Math.max(1, Math.floor(limits.requestBurst)),
+      // Fractional bursts are fine: `burst - 1` intervals is how early a call may go.
+      burst: Math.max(1, limits.requestBurst),
       tokensPerMicro: limits.tokensPerMinute === Infinity ? 0 : limits.tokensPerMinute / 60_000_000,
       tokenCapacity: limits.tokensPerMinute === Infinity ? 0 : limits.tokensPerMinute
     })
@@ -73,7 +77,7 @@ const describe = (cause: unknown): string => cause instanceof Error ? cause.mess
 const isNoScript = (cause: unknown): boolean => cause instanceof Error && cause.message.startsWith("NOSCRIPT")
 
 const evaluate = async (
-  client: Redis,
+  client: ScriptClient,
   script: LuaScript,
   keys: ReadonlyArray<string>,
   args: ReadonlyArray<string | number>
@@ -107,7 +111,8 @@ export const make = (options: RedisStoreOptions): AdmissionStore => {
   const tryAdmit = (key: string, tokens: number, limits: Limits): Effect.Effect<Admission, StoreUnavailable> =>
     Effect.gen(function*() {
       const l = yield* toScriptLimits(limits)
-      const cost = Math.max(0, yield* tokenCount(tokens, "token estimate"))
+      // Without a token limit the estimate plays no part (and may be anything, even Infinity).
+      const cost = l.tokensPerMicro === 0 ? 0 : Math.max(0, yield* tokenCount(tokens, "token estimate"))
       const k = keysFor(prefix, key)
       const reply = yield* run(admitScript, [k.request, k.tokens, k.cooldown], [
         l.intervalMicros,

@@ -1,0 +1,48 @@
+/**
+ * effect-grok: resilient calls to xAI's Grok API as Effect programs.
+ *
+ * Each module is exported as a namespace: `GrokClient.layerConfig()`, `RetryPolicy.make(...)`.
+ *
+ * @since 0.1.0
+ */
+
+/** The client service: chat, streaming chat, models, embeddings. @since 0.1.0 */
+export * as GrokClient from "./GrokClient.js"
+/** Settings and their validation. @since 0.1.0 */
+export * as GrokConfig from "./GrokConfig.js"
+/** The typed error union and the classification of xAI answers. @since 0.1.0 */
+export * as GrokError from "./GrokError.js"
+/** Where the API key is read, per attempt (rotation hook). @since 0.1.0 */
+export * as ApiKeyProvider from "./ApiKeyProvider.js"
+
+/** Chat completion schemas. @since 0.1.0 */
+export * as Chat from "./schema/Chat.js"
+/** Streaming chunk schemas and the accumulator. @since 0.1.0 */
+export * as ChatStream from "./schema/ChatStream.js"
+/** Embeddings schemas. @since 0.1.0 */
+export * as Embeddings from "./schema/Embeddings.js"
+/** xAI error body schemas and the two code vocabularies. @since 0.1.0 */
+export * as XaiErrorBody from "./schema/XaiErrorBody.js"
+/** Model list schemas. @since 0.1.0 */
+export * as Models from "./schema/Models.js"
+
+/** Retry-After, x-should-retry and rate-limit header parsing. @since 0.1.0 */
+export * as RateLimitHeaders from "./resilience/RateLimitHeaders.js"
+/** Exponential backoff schedules with jitter. @since 0.1.0 */
+export * as Backoff from "./resilience/Backoff.js"
+/** Retry combinators, the default policy and the retry settings layer. @since 0.1.0 */
+export * as RetryPolicy from "./resilience/RetryPolicy.js"
+/** The retry budget shared by a client's calls. @since 0.1.0 */
+export * as RetryBudget from "./resilience/RetryBudget.js"
+/** The rate limiter service interface. @since 0.1.0 */
+export * as RateLimiter from "./resilience/RateLimiter.js"
+/** The in-memory rate limiter (default). @since 0.1.0 */
+export * as RateLimiterMemory from "./resilience/RateLimiterMemory.js"
+/** The Redis rate limiter for fleets of processes. @since 0.1.0 */
+export * as RateLimiterRedis from "./resilience/RateLimiterRedis.js"
+
+/** Metrics recorded by every call. @since 0.1.0 */
+export * as Metrics from "./telemetry/Metrics.js"
+
+/** The local xAI-compatible simulator. @since 0.1.0 */
+export * as GrokSimulator from "./simulator/Simulator.js"

@@ -1,0 +1,60 @@
+/**
+ * The loop behind `RetryPolicy.retry`. It steps the policy by hand instead of using
+ * `Effect.retry`, because it must know each delay before sleeping: a wait that would cross
+ * the deadline is not taken, and the budget is asked before a wait, not after.
+ *
+ * @internal
+ */
+import { Clock, Duration, Effect, Option } from "effect"
+import type { RetryBudget } from "../RetryBudget.js"
+import type { Retryable, RetryEvent, RetryPolicy } from "../RetryPolicy.js"
+import { step } from "./retrySchedule.js"
+
+export interface LoopOptions<E extends Retryable> {
+  readonly policy: RetryPolicy<E>
+  readonly budget: RetryBudget | undefined
+  readonly onRetry: ((event: RetryEvent<E>) => Effect.Effect<void>) | undefined
+}
+
+/** Retry `self` under `options`, never starting a wait that ends at or after `deadlineAt` (epoch millis). */
+export const retryUntil = <A, E extends Retryable, R>(
+  self: Effect.Effect<A, E, R>,
+  options: LoopOptions<E>,
+  deadlineAt: number
+): Effect.Effect<A, E, R> =>
+  Effect.gen(function*() {
+    const { budget, onRetry, policy } = options
+    if (budget !== undefined) yield* budget.deposit
+    let state: unknown = policy.initial
+    // `retry` is the number the next retry will carry: 1 after the first attempt fails.
+    for (let retry = 1;; retry++) {
+      const outcome = yield* Effect.either(self)
+      if (outcome._tag === "Right") return outcome.right
+      const error = outcome.left
+      const now = yield* Clock.currentTimeMillis
+      const next = yield* step(policy, now, error, state)
+      if (Option.isNone(next)) return yield* Effect.fail(error)
+      const { delayMillis } = next.value
+      if (now + delayMillis >= deadlineAt) return yield* Effect.fail(error)
+      if (budget !== undefined && !(yield* budget.tryWithdraw)) return yield* Effect.fail(error)
+      const event: RetryEvent<E> = { attempt: retry, delay: Duration.millis(delayMillis), reason: reasonFor(error, delayMillis), error }
+      yield* Effect.logDebug("retrying").pipe(
+        Effect.annotateLogs({ attempt: retry, delayMillis: Math.round(delayMillis), reason: event.reason, error: tagOf(error) })
+      )
+      if (onRetry !== undefined) yield* onRetry(event)
+      if (delayMillis > 0) yield* Effect.sleep(event.delay)
+      state = next.value.state
+    }
+  })
+
+/**
+ * The server's Retry-After decided the wait when the wait is no longer than it (the floor
+ * lifted a shorter backoff to it). The 1 ms slack absorbs float rounding of epoch arithmetic.
+ */
+const reasonFor = (error: Retryable, delayMillis: number): RetryEvent<Retryable>["reason"] =>
+  error.retryAfter !== undefined && delayMillis <= Duration.toMillis(error.retryAfter) + 1 ? "retry-after" : "backoff"
+
+const tagOf = (error: unknown): string =>
+  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
+    ? error._tag
+    : "error"

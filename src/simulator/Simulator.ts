@@ -1,0 +1,329 @@
+/**
+ * A local xAI-compatible HTTP server for tests, benchmarks and demos: chat completions
+ * (plain and SSE streams shaped like real xAI traffic), models and embeddings, with xAI's
+ * key check, per-model quotas that answer 429 like xAI, rate-limit headers in the usual
+ * dialects, and a fault plan (statuses, latency, resets, stalls, cut and slow streams).
+ *
+ * It runs on a raw `node:http` server bound to 127.0.0.1, as a scoped resource: closing
+ * the scope destroys every socket. Each request runs as an Effect in the runtime that built
+ * the simulator, so its clock is Effect's `Clock` (a `TestClock` in tests moves latency,
+ * quota windows and Retry-After) and its randomness is Effect's `Random`, seeded per
+ * request number when `seed` is given.
+ *
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const sim = yield* GrokSimulator
+ *   // point any OpenAI-compatible client at sim.url
+ * }).pipe(Effect.provide(Simulator.layer({ quota: { requestsPerSecond: 2 }, seed: 1 })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Clock, Context, Data, Duration, Effect, Either, FiberSet, Layer, Option, PubSub, Random, Redacted, Stream } from "effect"
+import type { Scope } from "effect"
+import * as FaultPlan from "./FaultPlan.js"
+import * as Handler from "./internal/handler.js"
+import { defaultCatalog } from "./internal/models.js"
+import { serve } from "./internal/nodeServer.js"
+import type { Catalog } from "./internal/routes.js"
+import { routes } from "./internal/routes.js"
+import * as SimulatorState from "./internal/state.js"
+import * as Quota from "./Quota.js"
+
+/**
+ * Which rate-limit headers answers carry (successes and 429s alike, for models with a
+ * quota):
+ *
+ * - `openai`: `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`; the requests limit is
+ *   per minute, resets are durations such as `1s`, `20ms`, `6m0s`.
+ * - `generic`: `X-RateLimit-Limit` (requests per minute), `X-RateLimit-Remaining`,
+ *   `X-RateLimit-Reset` (whole seconds until the window is full again).
+ * - `none`: no rate-limit headers.
+ *
+ * @since 0.1.0
+ */
+export type HeaderMode = "openai" | "generic" | "none"
+
+/**
+ * How a quota 429 says when to come back: `retry-after: <seconds>` (rounded up),
+ * `retry-after-ms: <millis>`, `retry-after: <HTTP-date>`, or not at all.
+ *
+ * @since 0.1.0
+ */
+export type RetryAfterMode = "none" | "seconds" | "ms" | "http-date"
+
+/**
+ * How a model reasons: `none`; `hidden` (usage counts reasoning tokens, as grok-4 does);
+ * `visible` (also sends `reasoning_content`, as grok-3-mini does).
+ *
+ * @since 0.1.0
+ */
+export type ReasoningMode = "none" | "hidden" | "visible"
+
+/**
+ * @since 0.1.0
+ */
+export interface ModelOptions {
+  /** This model's quota, instead of the simulator-wide `quota`. */
+  readonly quota?: Quota.Quota | undefined
+  /** Defaults: `visible` for grok-3-mini; `hidden` for grok-4, grok-4-fast-reasoning, grok-code-fast-1; else `none`. */
+  readonly reasoning?: ReasoningMode | undefined
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface SimulatorOptions {
+  /** Port to listen on; `0` (the default) picks a free one. */
+  readonly port?: number | undefined
+  /** Interface to bind; `127.0.0.1` by default. */
+  readonly host?: string | undefined
+  /**
+   * Keys the server accepts as `Authorization: Bearer <key>`. Without it any non-empty key
+   * is accepted. A missing key gets 401; a wrong one gets xAI's 400 "Incorrect API key
+   * provided: xa***yz".
+   */
+  readonly apiKeys?: ReadonlyArray<string | Redacted.Redacted<string>> | undefined
+  /** The quota of every model without its own. Unlimited by default. */
+  readonly quota?: Quota.Quota | undefined
+  /**
+   * Per-model settings. The keys are also listed by `GET /v1/models`, next to grok-4,
+   * grok-4-fast-reasoning, grok-4-fast-non-reasoning, grok-code-fast-1, grok-3 and
+   * grok-3-mini. Chat and embeddings accept any model id.
+   */
+  readonly models?: Readonly<Record<string, ModelOptions>> | undefined
+  /** Default `openai`. */
+  readonly headers?: HeaderMode | undefined
+  /** Default `seconds`. */
+  readonly retryAfter?: RetryAfterMode | undefined
+  /** Initial fault plan (also restored by `reset`). */
+  readonly faults?: FaultPlan.FaultPlan | undefined
+  /**
+   * Seed of ids and fault probabilities. With a seed, request number N gets the same ids
+   * and draws on every run; without one, a seed is drawn from the ambient `Random`.
+   */
+  readonly seed?: number | string | undefined
+  /** Added before every answer (time to first byte). */
+  readonly latency?: Duration.DurationInput | undefined
+  /** How many of the most recent requests `log` keeps. Default 100 000. */
+  readonly logLimit?: number | undefined
+}
+
+/**
+ * Token counts of an answer: `totalTokens` = prompt + completion + reasoning, as xAI counts.
+ *
+ * @since 0.1.0
+ */
+export interface Usage {
+  readonly promptTokens: number
+  readonly completionTokens: number
+  readonly reasoningTokens: number
+  readonly totalTokens: number
+}
+
+/**
+ * One request as the simulator saw it.
+ *
+ * @since 0.1.0
+ */
+export interface LoggedRequest {
+  /** 1-based number among all requests since start or `reset`. */
+  readonly index: number
+  /** 1-based number among the requests for the same model; `undefined` without a model. */
+  readonly modelIndex: number | undefined
+  /** The `x-request-id` it was answered with. */
+  readonly requestId: string
+  readonly method: string
+  /** Path without query string. */
+  readonly path: string
+  /** The body's `model`, when it had one. */
+  readonly model: string | undefined
+  /** The body asked for `stream: true`. */
+  readonly stream: boolean
+  /** The status sent; `null` when no status line was (a reset, a stall, a client that left first). */
+  readonly status: number | null
+  /** The fault the plan applied, if any. */
+  readonly fault: FaultPlan.FaultKind | undefined
+  /**
+   * `in-flight` until it ends; `completed` when the whole answer was sent; `aborted` when
+   * the simulator cut the connection (reset, dropped stream); `client-closed` when the
+   * client hung up first.
+   */
+  readonly outcome: "in-flight" | "completed" | "aborted" | "client-closed"
+  /** `Clock` millis when the request had fully arrived. */
+  readonly startedAt: number
+  /** `Clock` millis when it ended; `undefined` while in flight. */
+  readonly endedAt: number | undefined
+  /** Token usage of an answered chat or embeddings request (also on 429s: what it would have cost). */
+  readonly usage: Usage | undefined
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Service {
+  /** Base URL including `/v1`, e.g. `http://127.0.0.1:40123/v1`. */
+  readonly url: string
+  readonly port: number
+  /** The most recent requests (see `logLimit`), oldest first. */
+  readonly log: Effect.Effect<ReadonlyArray<LoggedRequest>>
+  /** Requests that have arrived since start or `reset`. */
+  readonly requestCount: Effect.Effect<number>
+  /**
+   * Completes once `count` requests have fully arrived (and been numbered, timed and matched
+   * against the plan's clock). Tests wait on it instead of sleeping, then move the
+   * `TestClock`.
+   */
+  readonly awaitRequests: (count: number) => Effect.Effect<void>
+  /** Completes once `count` requests have ended (answered, cut, or abandoned by the client). */
+  readonly awaitCompleted: (count: number) => Effect.Effect<void>
+  /**
+   * Subscribes now (for the life of the scope) to the requests as they end: answered, cut,
+   * or abandoned by the client. A subscriber more than 1024 entries behind loses the oldest.
+   */
+  readonly subscribe: Effect.Effect<Stream.Stream<LoggedRequest>, never, Scope.Scope>
+  /** Replaces the fault plan for the requests that arrive from now on. */
+  readonly setFaults: (plan: FaultPlan.FaultPlan) => Effect.Effect<void, FaultPlan.InvalidFaultPlan>
+  /** Replaces one model's quota (`undefined`: unlimited) and refills it. */
+  readonly setQuota: (model: string, quota: Quota.Quota | undefined) => Effect.Effect<void, Quota.InvalidQuota>
+  /**
+   * Back to the state after start: empty log, counters at zero, full quotas, the initial
+   * fault plan and quotas, and time windows measured from now.
+   */
+  readonly reset: Effect.Effect<void>
+}
+
+/**
+ * @since 0.1.0
+ */
+export class GrokSimulator extends Context.Tag("effect-grok/GrokSimulator")<GrokSimulator, Service>() {}
+
+/**
+ * The simulator could not start: an invalid option, or the port could not be bound.
+ *
+ * @since 0.1.0
+ */
+export class SimulatorStartError extends Data.TaggedError("SimulatorStartError")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/**
+ * @since 0.1.0
+ */
+export type SimulatorError = SimulatorStartError | FaultPlan.InvalidFaultPlan | Quota.InvalidQuota
+
+const DEFAULT_LOG_LIMIT = 100_000
+
+const startError = (message: string) => Effect.fail(new SimulatorStartError({ message }))
+
+const latencyMillis = (input: Duration.DurationInput | undefined): Either.Either<number, SimulatorStartError> => {
+  if (input === undefined) return Either.right(0)
+  const millis = Option.map(Duration.decodeUnknown(input), Duration.toMillis)
+  return Option.isSome(millis) && Number.isFinite(millis.value) && millis.value >= 0
+    ? Either.right(millis.value)
+    : Either.left(new SimulatorStartError({ message: `Invalid latency: ${String(input)}` }))
+}
+
+const validateQuota = (where: string, quota: Quota.Quota | undefined) =>
+  quota === undefined
+    ? Either.right(undefined)
+    : Quota.validate(quota).pipe(
+      Either.mapLeft((error) => new Quota.InvalidQuota({ message: `${where}: ${error.message}` }))
+    )
+
+const makeCatalog = (models: Readonly<Record<string, ModelOptions>>): Catalog => {
+  const ids = [...new Set([...defaultCatalog.map((entry) => entry.id), ...Object.keys(models)])]
+  const known = new Set(ids)
+  const defaultReasoning = new Map(defaultCatalog.map((entry) => [entry.id, entry.reasoning]))
+  return {
+    ids: () => ids,
+    has: (model) => known.has(model),
+    reasoningOf: (model) => models[model]?.reasoning ?? defaultReasoning.get(model) ?? "none"
+  }
+}
+
+const urlHost = (host: string) =>
+  host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host
+
+/**
+ * Starts a simulator in the current scope; closing the scope stops it.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, SimulatorError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const port = options.port ?? 0
+    if (!Number.isInteger(port) || port < 0 || port > 65535) return yield* startError(`Invalid port: ${port}`)
+    const logLimit = options.logLimit ?? DEFAULT_LOG_LIMIT
+    if (!Number.isInteger(logLimit) || logLimit < 1) return yield* startError(`Invalid logLimit: ${logLimit}`)
+    const host = options.host ?? "127.0.0.1"
+    const latency = yield* latencyMillis(options.latency)
+    const faults = yield* FaultPlan.validate(options.faults ?? FaultPlan.none)
+    const quota = yield* validateQuota("quota", options.quota)
+    const models = options.models ?? {}
+    const modelQuotas = new Map<string, Quota.Quota>()
+    for (const [model, settings] of Object.entries(models)) {
+      const modelQuota = yield* validateQuota(`models.${model}.quota`, settings.quota)
+      if (modelQuota !== undefined) modelQuotas.set(model, modelQuota)
+    }
+    const seed = options.seed === undefined ? String(yield* Random.nextInt) : String(options.seed)
+
+    const state = SimulatorState.make({
+      faults,
+      quotas: {
+        headers: options.headers ?? "openai",
+        retryAfter: options.retryAfter ?? "seconds",
+        quota,
+        modelQuotas
+      },
+      startedAt: yield* Clock.currentTimeMillis,
+      logLimit
+    })
+    const ended = yield* Effect.acquireRelease(PubSub.sliding<LoggedRequest>(1024), PubSub.shutdown)
+    const handle = Handler.make(
+      {
+        apiKeys: options.apiKeys === undefined
+          ? undefined
+          : new Set(options.apiKeys.map((key) => (Redacted.isRedacted(key) ? Redacted.value(key) : key))),
+        latencyMillis: latency,
+        seed,
+        catalog: makeCatalog(models),
+        routes
+      },
+      state,
+      (entry) => PubSub.publish(ended, entry).pipe(Effect.asVoid)
+    )
+    const run = yield* FiberSet.makeRuntime<never, void, never>()
+    const listening = yield* serve({ host, port }, (request, response) => {
+      run(handle(request, response))
+    }).pipe(
+      Effect.mapError((cause) =>
+        new SimulatorStartError({ message: `Cannot listen on ${host}:${port}: ${cause.message}`, cause })
+      )
+    )
+    const url = `http://${urlHost(host)}:${listening.port}/v1`
+    yield* Effect.logDebug(`GrokSimulator listening on ${url}`)
+
+    return {
+      url,
+      port: listening.port,
+      log: Effect.sync(() => state.log.snapshot()),
+      requestCount: Effect.sync(() => state.log.arrivedCount()),
+      awaitRequests: (count) => state.log.awaitArrived(count),
+      awaitCompleted: (count) => state.log.awaitEnded(count),
+      subscribe: Effect.map(PubSub.subscribe(ended), (queue) => Stream.fromQueue(queue)),
+      setFaults: (plan) => Effect.flatMap(FaultPlan.validate(plan), (valid) => Effect.sync(() => state.setFaults(valid))),
+      setQuota: (model, next) =>
+        Effect.flatMap(validateQuota(`quota of ${model}`, next), (valid) => Effect.sync(() => state.setQuota(model, valid))),
+      reset: Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => state.reset(now)))
+    } satisfies Service
+  })
+
+/**
+ * The simulator as a layer: started when the layer is built, stopped when it is released.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: SimulatorOptions = {}): Layer.Layer<GrokSimulator, SimulatorError> =>
+  Layer.scoped(GrokSimulator, make(options))

@@ -1,0 +1,165 @@
+/**
+ * Deterministic chat completions: the reply text, its token counts and cost, and the JSON
+ * and SSE shapes of xAI's `/v1/chat/completions` (copied from recorded traffic).
+ *
+ * @internal
+ */
+import type { ReasoningMode, Usage } from "../Simulator.js"
+
+/** Cost per token in xAI's `cost_in_usd_ticks` (1 USD = 1e10 ticks): $0.20/M in, $0.50/M out. */
+const TICKS_PER_PROMPT_TOKEN = 2_000
+const TICKS_PER_OUTPUT_TOKEN = 5_000
+
+const SYSTEM_FINGERPRINT = "fp_simulator"
+
+/** Words of the last user message quoted back in the reply. */
+const ECHOED_WORDS = 12
+
+const REASONING = "Reading the request and choosing a short, direct answer."
+
+/** About four characters per token, as xAI's tokenizer averages on English text. */
+export const tokensForText = (chars: number): number => Math.max(1, Math.ceil(chars / 4))
+
+const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** The text of a message `content`: a string, or the `text` of its text parts. */
+export const contentText = (content: unknown): string => {
+  if (typeof content === "string") return content
+  if (!Array.isArray(content)) return ""
+  return content
+    .map((part) => (isRecord(part) && typeof part["text"] === "string" ? part["text"] : ""))
+    .filter((text) => text.length > 0)
+    .join(" ")
+}
+
+export interface Message {
+  readonly role: string
+  readonly content?: unknown
+}
+
+export const promptTokens = (messages: ReadonlyArray<Message>): number =>
+  tokensForText(messages.reduce((chars, message) => chars + contentText(message.content).length, 0))
+
+/** Splits text into stream deltas the way xAI does: a word with its leading space. */
+const pieces = (text: string): ReadonlyArray<string> => text.match(/\s*\S+/g) ?? []
+
+/** `Simulated reply to "<first words of the last user message>".` */
+export const replyText = (messages: ReadonlyArray<Message>): string => {
+  const lastUser = [...messages].reverse().find((message) => message.role === "user")
+  const words = contentText(lastUser?.content).split(/\s+/).filter((word) => word.length > 0)
+  if (words.length === 0) return "Simulated reply."
+  const quoted = words.slice(0, ECHOED_WORDS).join(" ") + (words.length > ECHOED_WORDS ? " ..." : "")
+  return `Simulated reply to "${quoted}".`
+}
+
+export interface Completion {
+  /** Content deltas; their concatenation is the reply. */
+  readonly content: ReadonlyArray<string>
+  /** Reasoning deltas (empty unless the model's reasoning is visible). */
+  readonly reasoning: ReadonlyArray<string>
+  readonly finishReason: "stop" | "length"
+  readonly usage: Usage
+}
+
+/**
+ * The completion for a request: one token per word of {@link replyText}, cut at
+ * `maxTokens` (then `finish_reason` is `"length"`), plus reasoning tokens for reasoning
+ * models. `total_tokens` counts prompt, completion and reasoning, as xAI does.
+ */
+export const complete = (request: {
+  readonly messages: ReadonlyArray<Message>
+  readonly maxTokens: number | undefined
+  readonly reasoning: ReasoningMode
+}): Completion => {
+  const all = pieces(replyText(request.messages))
+  const content = request.maxTokens === undefined ? all : all.slice(0, request.maxTokens)
+  const reasoning = request.reasoning === "none" ? [] : pieces(REASONING)
+  const prompt = promptTokens(request.messages)
+  return {
+    content,
+    reasoning: request.reasoning === "visible" ? reasoning : [],
+    finishReason: content.length < all.length ? "length" : "stop",
+    usage: {
+      promptTokens: prompt,
+      completionTokens: content.length,
+      reasoningTokens: reasoning.length,
+      totalTokens: prompt + content.length + reasoning.length
+    }
+  }
+}
+
+export const costInUsdTicks = (usage: Usage): number =>
+  usage.promptTokens * TICKS_PER_PROMPT_TOKEN + (usage.completionTokens + usage.reasoningTokens) * TICKS_PER_OUTPUT_TOKEN
+
+export const wireUsage = (usage: Usage) => ({
+  prompt_tokens: usage.promptTokens,
+  completion_tokens: usage.completionTokens,
+  total_tokens: usage.totalTokens,
+  prompt_tokens_details: { text_tokens: usage.promptTokens, audio_tokens: 0, image_tokens: 0, cached_tokens: 0 },
+  completion_tokens_details: {
+    reasoning_tokens: usage.reasoningTokens,
+    audio_tokens: 0,
+    accepted_prediction_tokens: 0,
+    rejected_prediction_tokens: 0
+  },
+  num_sources_used: 0,
+  cost_in_usd_ticks: costInUsdTicks(usage)
+})
+
+export interface Envelope {
+  readonly id: string
+  readonly created: number
+  readonly model: string
+}
+
+export const chatCompletion = (envelope: Envelope, completion: Completion) => ({
+  id: envelope.id,
+  object: "chat.completion",
+  created: envelope.created,
+  model: envelope.model,
+  choices: [{
+    index: 0,
+    message: {
+      role: "assistant",
+      content: completion.content.join(""),
+      ...(completion.reasoning.length > 0 ? { reasoning_content: completion.reasoning.join("") } : {}),
+      refusal: null
+    },
+    finish_reason: completion.finishReason
+  }],
+  usage: wireUsage(completion.usage),
+  system_fingerprint: SYSTEM_FINGERPRINT
+})
+
+/**
+ * The `data:` payloads of the stream, as JSON text, without the final `[DONE]`: a first
+ * chunk carrying the role, one chunk per delta, an empty-delta chunk with the
+ * `finish_reason`, and with `includeUsage` a last chunk with `choices: []` and the usage.
+ */
+export const chatCompletionChunks = (
+  envelope: Envelope,
+  completion: Completion,
+  includeUsage: boolean
+): ReadonlyArray<string> => {
+  const chunk = (choices: ReadonlyArray<unknown>, usage?: ReturnType<typeof wireUsage>) =>
+    JSON.stringify({
+      id: envelope.id,
+      object: "chat.completion.chunk",
+      created: envelope.created,
+      model: envelope.model,
+      choices,
+      ...(usage === undefined ? {} : { usage }),
+      system_fingerprint: SYSTEM_FINGERPRINT
+    })
+  const deltas = [
+    ...completion.reasoning.map((text) => ({ reasoning_content: text })),
+    ...completion.content.map((text) => ({ content: text }))
+  ]
+  const events = deltas.map((delta, i) =>
+    chunk([{ index: 0, delta: i === 0 ? { ...delta, role: "assistant" } : delta }])
+  )
+  events.push(chunk([{ index: 0, delta: {}, finish_reason: completion.finishReason }]))
+  if (includeUsage) events.push(chunk([], wireUsage(completion.usage)))
+  return events
+}
