@@ -1,10 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, TestClock } from "effect"
+import { Duration, Effect, Either, Schedule, TestClock } from "effect"
 import { Cluster, Redis } from "ioredis"
 import { inject } from "vitest"
 import type { Admission, AdmissionStore, Limits } from "../src/resilience/internal/admissionStore.js"
 import * as RedisStore from "../src/resilience/internal/redisStore.js"
-import { freshPrefix, startRedisCluster } from "./support/redis.js"
+import type { Permit, RateLimiterRejected, Service, Ticket } from "../src/resilience/RateLimiter.js"
+import * as RateLimiterRedis from "../src/resilience/RateLimiterRedis.js"
+import { bundleLimiterProgram } from "./support/processes.js"
+import { freePort, freshPrefix, type RedisServer, startRedisCluster, startRedisServer } from "./support/redis.js"
 
 const redisUrl = inject("redisUrl")
 
@@ -262,6 +265,242 @@ describe("Redis admission store", () => {
           )
           expect(new Set(slots).size).toBe(1)
         }
+      }))
+  })
+})
+
+// --- the layer: engine + Redis store ---------------------------------------------------------
+
+const ticket = (key: string, tokens: number): Ticket => ({ key, tokens, priority: "normal" })
+
+/** Fire `count` acquires at once, spread over the limiters; each result says which limiter. */
+const acquireAll = (limiters: ReadonlyArray<Service>, count: number, t: Ticket) =>
+  Effect.forEach(
+    Array.from({ length: count }, (_, i) => i % limiters.length),
+    (index) => Effect.map(Effect.either(limiters[index]!.acquire(t)), (result) => ({ index, result })),
+    { concurrency: "unbounded" }
+  )
+
+const permitsOf = (results: ReadonlyArray<{ readonly result: Either.Either<Permit, RateLimiterRejected> }>) =>
+  results.flatMap(({ result }) => Either.isRight(result) ? [result.right] : [])
+
+const reasonsOf = (results: ReadonlyArray<{ readonly result: Either.Either<Permit, RateLimiterRejected> }>) =>
+  new Set(results.flatMap(({ result }) => Either.isLeft(result) ? [result.left.reason] : []))
+
+/** Engine options that make counts exact: no slow start, and a call that cannot go soon is refused at once. */
+const exact = { startSlow: false, maxWait: "200 millis" } as const
+
+const privateRedis = (port?: number) =>
+  Effect.acquireRelease(Effect.promise(() => startRedisServer(port)), (server) => Effect.promise(() => server.kill()))
+
+/** Retry `effect` every 50 ms for up to 10 s: for what waits on a real reconnection. */
+const eventually = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.retry(effect, Schedule.intersect(Schedule.spaced("50 millis"), Schedule.recurs(200)))
+
+/** Hang detector: a call against a dead Redis must settle well within this. */
+const settles = <A, E>(effect: Effect.Effect<A, E>) => Effect.timeoutFail(effect, {
+  duration: "5 seconds",
+  onTimeout: () => new Error("the call hung")
+})
+
+const tokenLevelAt = (server: RedisServer, prefix: string, key: string) =>
+  Effect.flatMap(connect(server.url), (client) => tokenLevel(client, prefix, key))
+
+describe("RateLimiterRedis", () => {
+  describe("options", () => {
+    const refusal = (options: RateLimiterRedis.Options) => Effect.flip(Effect.scoped(RateLimiterRedis.make(options)))
+
+    it.effect("refuses a malformed URL without echoing it (it may hold a password)", () =>
+      Effect.gen(function*() {
+        const notRedis = yield* refusal({ url: "https://user:s3cret@cache.internal:6379" })
+        expect(notRedis._tag).toBe("RedisOptionsError")
+        expect(notRedis.message).toContain("redis://")
+        expect(notRedis.message).not.toContain("s3cret")
+        const noHost = yield* refusal({ url: "redis://:s3cret@" })
+        expect(noHost.message).not.toContain("s3cret")
+        expect((yield* refusal({ url: "not a url" }))._tag).toBe("RedisOptionsError")
+      }))
+
+    it.effect("refuses impossible settings with a message naming the option", () =>
+      Effect.gen(function*() {
+        const url = "redis://127.0.0.1:1"
+        const client = new Redis({ lazyConnect: true })
+        const messages = yield* Effect.forEach([
+          refusal({ url, client } as unknown as RateLimiterRedis.Options),
+          refusal({ url, onUnavailable: { fallback: { share: 0 } } }),
+          refusal({ url, onUnavailable: { fallback: { share: 1.5 } } }),
+          refusal({ url, prefix: "app{1}" }),
+          refusal({ url, commandTimeout: 0 }),
+          refusal({ url, connectTimeout: "forever" as Duration.DurationInput })
+        ], (refused) => Effect.map(refused, (error) => error.message))
+        expect(messages).toEqual([
+          expect.stringContaining("exactly one of `url` and `client`"),
+          expect.stringContaining("onUnavailable.fallback.share"),
+          expect.stringContaining("onUnavailable.fallback.share"),
+          expect.stringContaining("prefix"),
+          expect.stringContaining("commandTimeout"),
+          expect.stringContaining("connectTimeout")
+        ])
+        // The engine's options are checked too, with the memory limiter's error.
+        const engine = yield* refusal({ url, maxQueued: -1 })
+        expect(engine._tag).toBe("InvalidLimiterOptions")
+      }))
+  })
+
+  describe("one quota for several processes", () => {
+    it.scopedLive("two limiters (own connections, own engines) admit together only what the quota allows", () =>
+      Effect.gen(function*() {
+        const options = { url: redisUrl, prefix: freshPrefix(), limits: { tokensPerMinute: 1_000 }, ...exact }
+        const a = yield* RateLimiterRedis.make(options)
+        const b = yield* RateLimiterRedis.make(options)
+        const early = yield* acquireAll([a], 4, ticket("shared", 100))
+        const racing = yield* acquireAll([a, b], 20, ticket("shared", 100))
+        // 1000 tokens, 100 a call: 10 in all, however the race between A and B went.
+        expect(permitsOf(early)).toHaveLength(4)
+        expect(permitsOf(racing)).toHaveLength(6)
+        expect(reasonsOf(racing)).toEqual(new Set(["queue-timeout"]))
+
+        // A's first calls used no tokens: their refund lets B through, exactly as far as it goes.
+        for (const permit of permitsOf(early)) yield* permit.release({ status: 200, usedTokens: 0 })
+        expect(permitsOf(yield* acquireAll([b], 10, ticket("shared", 100)))).toHaveLength(4)
+      }))
+
+    it.scopedLive("a 429 seen by one limiter pauses the key in the other", () =>
+      Effect.gen(function*() {
+        const options = { url: redisUrl, prefix: freshPrefix(), limits: { requestsPerSecond: 100 }, ...exact }
+        const a = yield* RateLimiterRedis.make(options)
+        const b = yield* RateLimiterRedis.make(options)
+        const permit = yield* a.acquire(ticket("busy", 0))
+        yield* permit.release({ status: 429, rateLimited: true, retryAfter: Duration.seconds(30) })
+        const refused = yield* Effect.flip(b.acquire(ticket("busy", 0)))
+        expect(refused.reason).toBe("queue-timeout")
+        // Another key is not affected.
+        yield* b.acquire(ticket("calm", 0))
+      }))
+
+    it.live("three real processes share one quota and never exceed it together", () =>
+      Effect.gen(function*() {
+        const program = yield* Effect.acquireRelease(
+          Effect.promise(() => bundleLimiterProgram()),
+          (program) => Effect.promise(() => program.remove())
+        )
+        // 1200 tokens a minute, 200 per call: 6 calls, and the 7th would need 10 s of refill.
+        const input = {
+          url: redisUrl,
+          prefix: freshPrefix(),
+          key: "fleet",
+          calls: 10,
+          tokensPerCall: 200,
+          tokensPerMinute: 1_200
+        }
+        const outputs = yield* Effect.promise(() => Promise.all([1, 2, 3].map(() => program.run(input))))
+        expect(outputs.reduce((sum, output) => sum + output.admitted, 0)).toBe(6)
+        for (const output of outputs) {
+          expect(Object.keys(output.refused).every((reason) => reason === "queue-timeout")).toBe(true)
+        }
+      }).pipe(Effect.scoped))
+
+    it.scopedLive("takes one round trip per decision", () =>
+      Effect.gen(function*() {
+        const server = yield* privateRedis()
+        const admin = yield* connect(server.url)
+        const limiter = yield* RateLimiterRedis.make({
+          url: server.url,
+          limits: { requestsPerSecond: 10_000, tokensPerMinute: 10_000_000 },
+          ...exact
+        })
+        const scriptCalls = Effect.promise(async () => {
+          const stats = await admin.info("commandstats")
+          return [...stats.matchAll(/cmdstat_(?:eval|evalsha):calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0)
+        })
+        // The first decision on a connection may also load the script (EVALSHA, NOSCRIPT, EVAL).
+        yield* Effect.flatMap(limiter.acquire(ticket("warm-up", 100)), (permit) => permit.release({ status: 200 }))
+        const before = yield* scriptCalls
+        for (let i = 0; i < 50; i++) {
+          const permit = yield* limiter.acquire(ticket(`trip-${i % 5}`, 100))
+          // Usage as estimated: nothing to reconcile.
+          yield* permit.release({ status: 200, usedTokens: 100 })
+        }
+        expect((yield* scriptCalls) - before).toBe(50)
+      }))
+  })
+
+  describe("when Redis stops", () => {
+    const failing = (url: string, prefix: string) =>
+      RateLimiterRedis.make({
+        url,
+        prefix,
+        onUnavailable: "fail",
+        commandTimeout: "250 millis",
+        limits: { tokensPerMinute: 6_000 },
+        ...exact
+      })
+
+    it.scopedLive("with \"fail\", calls are refused as unavailable; once Redis is back they are shared again", () =>
+      Effect.gen(function*() {
+        const server = yield* privateRedis()
+        const prefix = freshPrefix()
+        const limiter = yield* failing(server.url, prefix)
+        yield* limiter.acquire(ticket("k", 100))
+
+        yield* Effect.promise(() => server.kill())
+        const refused = yield* settles(Effect.flip(limiter.acquire(ticket("k", 100))))
+        expect(refused.reason).toBe("unavailable")
+        expect(refused.retryable).toBe(true)
+
+        // Same port, empty state: the limiter reconnects by itself and decides in Redis again.
+        const restarted = yield* privateRedis(server.port)
+        yield* eventually(limiter.acquire(ticket("k", 100)))
+        expect(yield* tokenLevelAt(restarted, prefix, "k")).toBeCloseTo(5_900, -1)
+      }))
+
+    it.scopedLive("with \"fail\", a Redis that hangs refuses calls within the command timeout instead of hanging them", () =>
+      Effect.gen(function*() {
+        const server = yield* privateRedis()
+        const limiter = yield* failing(server.url, freshPrefix())
+        yield* limiter.acquire(ticket("k", 100))
+        server.freeze()
+        const refused = yield* settles(Effect.flip(limiter.acquire(ticket("k", 100)))).pipe(
+          Effect.ensuring(Effect.sync(() => server.thaw()))
+        )
+        expect(refused.reason).toBe("unavailable")
+      }))
+
+    it.scopedLive("with a fallback, each process keeps to its share locally, then returns to Redis", () =>
+      Effect.gen(function*() {
+        const server = yield* privateRedis()
+        const prefix = freshPrefix()
+        const limiter = yield* RateLimiterRedis.make({
+          url: server.url,
+          prefix,
+          onUnavailable: { fallback: { share: 0.5 } },
+          commandTimeout: "250 millis",
+          limits: { tokensPerMinute: 1_000 },
+          ...exact
+        })
+        expect(permitsOf(yield* acquireAll([limiter], 3, ticket("k", 100)))).toHaveLength(3)
+        expect(yield* tokenLevelAt(server, prefix, "k")).toBeCloseTo(700, -1)
+
+        yield* Effect.promise(() => server.kill())
+        // Half of 1000 tokens a minute: 5 calls of 100.
+        const local = yield* settles(acquireAll([limiter], 10, ticket("k", 100)))
+        expect(permitsOf(local)).toHaveLength(5)
+        expect(reasonsOf(local)).toEqual(new Set(["queue-timeout"]))
+
+        // The local bucket is empty (100 tokens take 12 s to refill at half rate): the next
+        // admission can only come from the restarted Redis.
+        const restarted = yield* privateRedis(server.port)
+        yield* eventually(limiter.acquire(ticket("k", 100)))
+        expect(yield* tokenLevelAt(restarted, prefix, "k")).toBeCloseTo(900, -1)
+      }))
+
+    it.scopedLive("a Redis unreachable at start-up does not stop the application", () =>
+      Effect.gen(function*() {
+        const url = `redis://127.0.0.1:${yield* Effect.promise(() => freePort())}`
+        const local = yield* RateLimiterRedis.make({ url, connectTimeout: "500 millis", ...exact })
+        yield* local.acquire(ticket("k", 100))
+        const failing = yield* RateLimiterRedis.make({ url, connectTimeout: "500 millis", onUnavailable: "fail" })
+        expect((yield* Effect.flip(failing.acquire(ticket("k", 100)))).reason).toBe("unavailable")
       }))
   })
 })

@@ -302,6 +302,8 @@ describe("RetryPolicy", () => {
       expect(rejected({ maxRetries: -1 })).toBe("maxRetries")
       expect(rejected({ maxRetries: 1.5 })).toBe("maxRetries")
       expect(rejected({ base: "0 millis" })).toBe("base")
+      expect(rejected({ retryAfterCap: 0 })).toBe("retryAfterCap")
+      expect(rejected({ retryAfterCap: Duration.infinity })).toBe("retryAfterCap")
       expect(rejected({ maxRetries: 0, jitter: "decorrelated" })).toBe("accepted")
       expect(() => RetryPolicy.make({ maxRetries: -1 })).toThrow("maxRetries: must be a whole number >= 0, got -1")
     })

@@ -1,8 +1,10 @@
 /**
- * The official `openai` SDK, unchanged, against GrokSimulator: the simulator is a drop-in
- * xAI endpoint for any OpenAI-compatible client.
+ * The official `openai` SDK (and the Vercel AI SDK's xAI provider), unchanged, against
+ * GrokSimulator: the simulator is a drop-in xAI endpoint for OpenAI-compatible clients.
  */
+import { createXai } from "@ai-sdk/xai"
 import { describe, expect, it } from "@effect/vitest"
+import { generateText, streamText } from "ai"
 import { Effect } from "effect"
 import OpenAI from "openai"
 import type { SimulatorOptions } from "../src/simulator/Simulator.js"
@@ -114,4 +116,25 @@ describe("GrokSimulator with the openai SDK", () => {
           expect(error.message).toContain("Incorrect API key provided: xa***ey")
         }))
     ))
+})
+
+describe("GrokSimulator with the Vercel AI SDK's xAI provider", () => {
+  const withXai = <A>(use: (xai: ReturnType<typeof createXai>) => Promise<A>) =>
+    Effect.scoped(
+      Effect.flatMap(Simulator.make({ apiKeys: [API_KEY] }), (sim) =>
+        Effect.promise(() => use(createXai({ baseURL: sim.url, apiKey: API_KEY }))))
+    )
+
+  it.live("generateText and streamText read the reply and the usage", () =>
+    withXai(async (xai) => {
+      const generated = await generateText({ model: xai("grok-4-fast-non-reasoning"), messages, maxRetries: 0 })
+      expect(generated.text).toBe("Simulated reply to \"Say hi in Portuguese\".")
+      expect(generated.usage.inputTokens).toBe(12)
+      expect(generated.usage.outputTokens).toBe(7)
+      const streamed = streamText({ model: xai("grok-4-fast-non-reasoning"), messages, maxRetries: 0 })
+      let text = ""
+      for await (const delta of streamed.textStream) text += delta
+      expect(text).toBe(generated.text)
+      expect((await streamed.usage).outputTokens).toBe(7)
+    }))
 })

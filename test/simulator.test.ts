@@ -42,7 +42,61 @@ const chat = (content: string, extra: Record<string, unknown> = {}) => ({
 const post = (sim: Simulator.Service, body: unknown, key?: string | null) =>
   request(`${sim.url}/chat/completions`, { body, key })
 
-const json = (answer: Answer): any => JSON.parse(answer.text)
+interface WireUsage {
+  readonly prompt_tokens: number
+  readonly completion_tokens: number
+  readonly total_tokens: number
+  readonly prompt_tokens_details: unknown
+  readonly completion_tokens_details: { readonly reasoning_tokens: number }
+  readonly cost_in_usd_ticks: number
+}
+
+interface Completion {
+  readonly object: string
+  readonly model: string
+  readonly choices: ReadonlyArray<{
+    readonly message: { readonly content: string; readonly reasoning_content?: string }
+    readonly finish_reason: string
+  }>
+  readonly usage: WireUsage
+}
+
+interface Chunk {
+  readonly id: string
+  readonly object: string
+  readonly model: string
+  readonly choices: ReadonlyArray<{
+    readonly delta: { readonly role?: string; readonly content?: string; readonly reasoning_content?: string }
+    readonly finish_reason?: string
+  }>
+  readonly usage?: WireUsage
+}
+
+interface ErrorBody {
+  readonly code: string
+  readonly error: string
+}
+
+interface ModelList {
+  readonly object: string
+  readonly data: ReadonlyArray<{ readonly id: string }>
+}
+
+interface Embeddings {
+  readonly object: string
+  readonly data: ReadonlyArray<{ readonly index: number; readonly embedding: ReadonlyArray<number> }>
+  readonly usage: unknown
+}
+
+interface Base64Embeddings {
+  readonly data: ReadonlyArray<{ readonly embedding: string }>
+}
+
+/** The body as the JSON type the test expects (the assertions check it). */
+const json = <A = ErrorBody>(answer: Answer): A => JSON.parse(answer.text)
+
+const chunksOf = (text: string): ReadonlyArray<Chunk> =>
+  sseEvents(text).slice(0, -1).map((event): Chunk => JSON.parse(event))
 
 /** The `data:` payloads of an SSE body, in order (`[DONE]` included). */
 const sseEvents = (text: string): ReadonlyArray<string> =>
@@ -64,7 +118,7 @@ describe("GrokSimulator responses", () => {
         expect(answer.status).toBe(200)
         expect(answer.headers.get("content-type")).toBe("application/json")
         expect(answer.headers.get("x-request-id")).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
-        const body = json(answer)
+        const body = json<Completion>(answer)
         expect(body.object).toBe("chat.completion")
         expect(body.model).toBe("grok-4")
         expect(body.choices).toEqual([{
@@ -88,7 +142,7 @@ describe("GrokSimulator responses", () => {
   it.effect("streams SSE like the recordings: role first, one delta per word, empty finish delta, usage, [DONE]", () =>
     withSimulator({}, (sim) =>
       Effect.gen(function*() {
-        const plain = json(yield* post(sim, chat("Say hi in Portuguese")))
+        const plain = json<Completion>(yield* post(sim, chat("Say hi in Portuguese")))
         const answer = yield* post(
           sim,
           chat("Say hi in Portuguese", { stream: true, stream_options: { include_usage: true } })
@@ -97,16 +151,16 @@ describe("GrokSimulator responses", () => {
         expect(answer.headers.get("content-type")).toBe("text/event-stream")
         const events = sseEvents(answer.text)
         expect(events.at(-1)).toBe("[DONE]")
-        const chunks = events.slice(0, -1).map((event) => JSON.parse(event))
+        const chunks = chunksOf(answer.text)
         expect(chunks.every((chunk) => chunk.object === "chat.completion.chunk" && chunk.model === "grok-4")).toBe(true)
         expect(new Set(chunks.map((chunk) => chunk.id)).size).toBe(1)
-        expect(chunks[0].choices[0].delta).toEqual({ content: "Simulated", role: "assistant" })
-        const content = chunks.flatMap((chunk) => chunk.choices.map((choice: any) => choice.delta.content ?? ""))
+        expect(chunks[0]?.choices[0]?.delta).toEqual({ content: "Simulated", role: "assistant" })
+        const content = chunks.flatMap((chunk) => chunk.choices.map((choice) => choice.delta.content ?? ""))
         expect(content.filter((piece: string) => piece.length > 0).length).toBe(7)
-        expect(content.join("")).toBe(plain.choices[0].message.content)
-        expect(chunks.at(-2).choices).toEqual([{ index: 0, delta: {}, finish_reason: "stop" }])
-        expect(chunks.at(-1).choices).toEqual([])
-        expect(chunks.at(-1).usage).toEqual(plain.usage)
+        expect(content.join("")).toBe(plain.choices[0]?.message.content)
+        expect(chunks.at(-2)?.choices).toEqual([{ index: 0, delta: {}, finish_reason: "stop" }])
+        expect(chunks.at(-1)?.choices).toEqual([])
+        expect(chunks.at(-1)?.usage).toEqual(plain.usage)
 
         const withoutUsage = sseEvents((yield* post(sim, chat("Say hi in Portuguese", { stream: true }))).text)
         expect(withoutUsage.some((event) => event.includes("\"usage\""))).toBe(false)
@@ -118,26 +172,26 @@ describe("GrokSimulator responses", () => {
     withSimulator({}, (sim) =>
       Effect.gen(function*() {
         const answer = yield* post(sim, chat("Why is the sky blue?", { model: "grok-3-mini", stream: true }))
-        const chunks = sseEvents(answer.text).slice(0, -1).map((event) => JSON.parse(event))
-        expect(chunks[0].choices[0].delta.role).toBe("assistant")
-        expect(chunks[0].choices[0].delta.reasoning_content).toBeTypeOf("string")
+        const chunks = chunksOf(answer.text)
+        expect(chunks[0]?.choices[0]?.delta.role).toBe("assistant")
+        expect(chunks[0]?.choices[0]?.delta.reasoning_content).toBeTypeOf("string")
         const kinds = chunks.flatMap((chunk) =>
-          chunk.choices.flatMap((choice: any) =>
+          chunk.choices.flatMap((choice) =>
             "reasoning_content" in choice.delta ? ["reasoning"] : "content" in choice.delta ? ["content"] : []
           )
         )
         expect(kinds.indexOf("content")).toBeGreaterThan(kinds.lastIndexOf("reasoning"))
-        const plain = json(yield* post(sim, chat("Why is the sky blue?", { model: "grok-3-mini" })))
-        expect(plain.choices[0].message.reasoning_content).toBeTypeOf("string")
+        const plain = json<Completion>(yield* post(sim, chat("Why is the sky blue?", { model: "grok-3-mini" })))
+        expect(plain.choices[0]?.message.reasoning_content).toBeTypeOf("string")
       })
     ))
 
   it.effect("cuts the reply at max_tokens with finish_reason length", () =>
     withSimulator({}, (sim) =>
       Effect.gen(function*() {
-        const body = json(yield* post(sim, chat("Say hi in Portuguese", { model: "grok-3", max_tokens: 2 })))
-        expect(body.choices[0].message.content).toBe("Simulated reply")
-        expect(body.choices[0].finish_reason).toBe("length")
+        const body = json<Completion>(yield* post(sim, chat("Say hi in Portuguese", { model: "grok-3", max_tokens: 2 })))
+        expect(body.choices[0]?.message.content).toBe("Simulated reply")
+        expect(body.choices[0]?.finish_reason).toBe("length")
         expect(body.usage.completion_tokens).toBe(2)
         expect(body.usage.total_tokens).toBe(body.usage.prompt_tokens + 2)
       })
@@ -146,10 +200,10 @@ describe("GrokSimulator responses", () => {
   it.effect("lists and retrieves models; an unknown id is xAI's 404", () =>
     withSimulator({ models: { "grok-9-test": {} } }, (sim) =>
       Effect.gen(function*() {
-        const list = json(yield* request(`${sim.url}/models`))
+        const list = json<ModelList>(yield* request(`${sim.url}/models`))
         expect(list.object).toBe("list")
-        expect(list.data.map((model: any) => model.id)).toEqual(expect.arrayContaining(["grok-4", "grok-9-test"]))
-        expect(json(yield* request(`${sim.url}/models/grok-3-mini`))).toEqual({
+        expect(list.data.map((model) => model.id)).toEqual(expect.arrayContaining(["grok-4", "grok-9-test"]))
+        expect(json<unknown>(yield* request(`${sim.url}/models/grok-3-mini`))).toEqual({
           id: "grok-3-mini",
           created: 1_735_689_600,
           object: "model",
@@ -167,20 +221,20 @@ describe("GrokSimulator responses", () => {
       Effect.gen(function*() {
         const embed = (extra: Record<string, unknown>) =>
           request(`${sim.url}/embeddings`, { body: { model: "grok-embed", input: ["alpha", "beta gamma"], ...extra } })
-        const floats = json(yield* embed({ dimensions: 8 }))
+        const floats = json<Embeddings>(yield* embed({ dimensions: 8 }))
         expect(floats.object).toBe("list")
-        expect(floats.data.map((item: any) => item.index)).toEqual([0, 1])
-        const [first, second] = floats.data.map((item: any) => item.embedding as Array<number>)
+        expect(floats.data.map((item) => item.index)).toEqual([0, 1])
+        const [first = [], second] = floats.data.map((item) => item.embedding)
         expect(first).toHaveLength(8)
         expect(Math.hypot(...first)).toBeCloseTo(1, 5)
         expect(first).not.toEqual(second)
-        expect(json(yield* embed({ dimensions: 8 })).data[0].embedding).toEqual(first)
+        expect(json<Embeddings>(yield* embed({ dimensions: 8 })).data[0]?.embedding).toEqual(first)
         expect(floats.usage).toEqual({ prompt_tokens: 2 + 3, total_tokens: 5 })
-        const base64 = json(yield* embed({ dimensions: 8, encoding_format: "base64" })).data[0].embedding
-        const decoded = Array.from(new Float32Array(new Uint8Array(Buffer.from(base64, "base64")).buffer))
+        const base64 = json<Base64Embeddings>(yield* embed({ dimensions: 8, encoding_format: "base64" })).data[0]?.embedding
+        const decoded = Array.from(new Float32Array(new Uint8Array(Buffer.from(base64 ?? "", "base64")).buffer))
         expect(decoded).toEqual(first)
-        expect(json(yield* request(`${sim.url}/embeddings`, { body: { model: "m", input: "x" } })).data[0].embedding)
-          .toHaveLength(1024)
+        const defaultSize = json<Embeddings>(yield* request(`${sim.url}/embeddings`, { body: { model: "m", input: "x" } }))
+        expect(defaultSize.data[0]?.embedding).toHaveLength(1024)
       })
     ))
 
@@ -314,7 +368,7 @@ describe("GrokSimulator quotas", () => {
   it.effect("tokens per minute: charges usage.total_tokens, 429s with the tokens message", () =>
     Effect.gen(function*() {
       const cost = yield* withSimulator({}, (sim) =>
-        Effect.map(post(sim, chat("hi")), (answer) => json(answer).usage.total_tokens as number))
+        Effect.map(post(sim, chat("hi")), (answer) => json<Completion>(answer).usage.total_tokens))
       yield* withSimulator({ models: { "grok-4": { quota: { tokensPerMinute: 2 * cost + 1 } } } }, (sim) =>
         Effect.gen(function*() {
           const first = yield* post(sim, chat("hi"))

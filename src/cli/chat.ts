@@ -62,8 +62,8 @@ export const resolveConfig = (flags: {
   })
 
 /** The client over undici, with the settings resolved from flags. */
-export const clientLayer = (config: GrokConfig.GrokConfig, extra: Layer.Layer<never> = Layer.empty) =>
-  Layer.scoped(GrokClient.GrokClient, GrokClient.make(config)).pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(extra))
+export const clientLayer = (config: GrokConfig.GrokConfig) =>
+  Layer.scoped(GrokClient.GrokClient, GrokClient.make(config)).pipe(Layer.provide(NodeHttpClient.layerUndici))
 
 const timeout = Options.text("timeout").pipe(
   Options.withDescription("Timeout of one HTTP attempt, e.g. 30s, 500ms, 2m"),

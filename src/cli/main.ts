@@ -8,18 +8,30 @@
  */
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Logger, LogLevel, Option } from "effect"
 import { chatCommand } from "./chat.js"
+import { loadCommand } from "./load.js"
 import { CliExit, errorJson, printError, printLine, UsageError } from "./output.js"
 
 export const version = "0.1.0"
 
 const root = Command.make("effect-grok").pipe(
   Command.withDescription("Resilient calls to xAI's Grok API: chat, a local simulator, load tests and a live demo"),
-  Command.withSubcommands([chatCommand])
+  Command.withSubcommands([chatCommand, loadCommand])
 )
 
 const cli = Command.run(root, { name: "effect-grok", version })
+
+/**
+ * Logs go to stderr, so stdout carries only results (one JSON object with `--json`); the
+ * level is Warning unless `EFFECT_GROK_LOG_LEVEL` (e.g. `Info`, `Debug`) says otherwise.
+ */
+const logLevel = (): LogLevel.LogLevel => {
+  const wanted = (process.env["EFFECT_GROK_LOG_LEVEL"] ?? "").toLowerCase()
+  return LogLevel.allLevels.find((level) => level.label.toLowerCase() === wanted) ?? LogLevel.Warning
+}
+
+const cliLogger = Logger.replace(Logger.defaultLogger, Logger.withLeveledConsole(Logger.logfmtLogger).pipe(Logger.withConsoleError))
 
 /**
  * Run the CLI on `args` (without the `node script` prefix) and answer the exit code:
@@ -28,6 +40,8 @@ const cli = Command.run(root, { name: "effect-grok", version })
 export const run = (args: ReadonlyArray<string>): Effect.Effect<number> =>
   cli(["node", "effect-grok", ...args]).pipe(
     Effect.provide(NodeContext.layer),
+    Effect.provide(cliLogger),
+    Logger.withMinimumLogLevel(logLevel()),
     Effect.exit,
     Effect.flatMap((exit) => {
       if (Exit.isSuccess(exit)) return Effect.succeed(0)

@@ -16,7 +16,14 @@
 import { Clock, Context, Duration, Effect, Either, Layer, Schedule } from "effect"
 import { dual } from "effect/Function"
 import * as Backoff from "./Backoff.js"
-import { decodeDuration, invalid, type InvalidRetryOptions, orThrow, show } from "./internal/retryValidation.js"
+import {
+  decodeDuration,
+  invalid,
+  type InvalidRetryOptions,
+  orThrow,
+  positiveDuration,
+  show
+} from "./internal/retryValidation.js"
 import { retryUntil } from "./internal/retryLoop.js"
 import * as RetryBudget from "./RetryBudget.js"
 
@@ -112,7 +119,7 @@ export const maxRetries: {
 export interface Options extends Backoff.BackoffOptions {
   /** Retries after the first attempt. A whole number >= 0. Default 3. */
   readonly maxRetries?: number | undefined
-  /** Longest Retry-After honoured; a longer ask fails at once. Default 60 seconds. */
+  /** Longest Retry-After honoured; a longer ask fails at once. Finite, above zero. Default 60 seconds. */
   readonly retryAfterCap?: Duration.DurationInput | undefined
 }
 
@@ -142,7 +149,7 @@ export const validate = (options: Options = {}): Either.Either<ValidOptions, Inv
     if (!Number.isInteger(retries) || retries < 0) {
       return yield* invalid("maxRetries", `must be a whole number >= 0, got ${show(retries)}`)
     }
-    const cap = yield* decodeDuration("retryAfterCap", options.retryAfterCap, defaults.retryAfterCap)
+    const cap = yield* positiveDuration("retryAfterCap", options.retryAfterCap, defaults.retryAfterCap)
     return { ...backoff, maxRetries: retries, retryAfterCap: cap }
   })
 

@@ -48,11 +48,13 @@ export const retryUntil = <A, E extends Retryable, R>(
   })
 
 /**
- * The server's Retry-After decided the wait when the wait is no longer than it (the floor
- * lifted a shorter backoff to it). The 1 ms slack absorbs float rounding of epoch arithmetic.
+ * The server's Retry-After decided the wait when the wait is exactly it (the floor lifted a
+ * shorter backoff to it). The 1 ms slack absorbs float rounding of epoch arithmetic.
  */
 const reasonFor = (error: Retryable, delayMillis: number): RetryEvent<Retryable>["reason"] =>
-  error.retryAfter !== undefined && delayMillis <= Duration.toMillis(error.retryAfter) + 1 ? "retry-after" : "backoff"
+  error.retryAfter !== undefined && Math.abs(delayMillis - Duration.toMillis(error.retryAfter)) <= 1
+    ? "retry-after"
+    : "backoff"
 
 const tagOf = (error: unknown): string =>
   typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"

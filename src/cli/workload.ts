@@ -1,0 +1,96 @@
+/**
+ * Drive N chat calls through the full stack at a given concurrency and summarise what
+ * happened. Shared by `load` and `demo`; the counts of attempts, retries, 429s, tokens and
+ * latency are read from the metric registry, never counted here a second time.
+ *
+ * @internal
+ */
+import { Clock, Effect, Ref } from "effect"
+import * as GrokClient from "../GrokClient.js"
+import type * as GrokError from "../GrokError.js"
+import type * as RateLimiter from "../resilience/RateLimiter.js"
+import * as Metrics from "../telemetry/Metrics.js"
+
+export interface WorkloadOptions {
+  readonly requests: number
+  readonly concurrency: number
+  readonly model?: string | undefined
+  /** Priority of call `index` (0-based). */
+  readonly priorityOf: (index: number) => RateLimiter.Priority
+  /** Called after every finished call, for live progress. */
+  readonly onProgress?: ((progress: Progress) => Effect.Effect<void>) | undefined
+}
+
+export interface Progress {
+  readonly done: number
+  readonly ok: number
+  readonly failed: number
+}
+
+/** The `--json` summary of `load` and `demo`. Public API: keep these fields. */
+export interface Summary {
+  readonly requests: number
+  readonly ok: number
+  readonly failed: number
+  readonly attempts: number
+  readonly status429: number
+  readonly seconds: number
+  /** Failures by GrokError tag. */
+  readonly errors: Readonly<Record<string, number>>
+  /** Answers by the model that gave them (the response's `model`). */
+  readonly models: Readonly<Record<string, number>>
+  readonly metrics: Metrics.Totals
+}
+
+const promptOf = (index: number) => `Request ${index + 1}: reply with one short sentence about resilient systems.`
+
+export const runWorkload = (
+  options: WorkloadOptions
+): Effect.Effect<Summary, never, GrokClient.GrokClient> =>
+  Effect.gen(function*() {
+    const grok = yield* GrokClient.GrokClient
+    const before = yield* Metrics.snapshotTotals
+    const started = yield* Clock.currentTimeMillis
+    const progress = yield* Ref.make<Progress>({ done: 0, ok: 0, failed: 0 })
+    const errors: Record<string, number> = {}
+    const models: Record<string, number> = {}
+    const record = (outcome: { ok: true; model: string } | { ok: false; error: GrokError.GrokError }) =>
+      Effect.gen(function*() {
+        if (outcome.ok) models[outcome.model] = (models[outcome.model] ?? 0) + 1
+        else errors[outcome.error._tag] = (errors[outcome.error._tag] ?? 0) + 1
+        const now = yield* Ref.updateAndGet(progress, (p) => ({
+          done: p.done + 1,
+          ok: p.ok + (outcome.ok ? 1 : 0),
+          failed: p.failed + (outcome.ok ? 0 : 1)
+        }))
+        if (options.onProgress !== undefined) yield* options.onProgress(now)
+      })
+    yield* Effect.forEach(
+      Array.from({ length: options.requests }, (_, index) => index),
+      (index) =>
+        grok.chat(
+          { model: options.model, messages: [{ role: "user", content: promptOf(index) }], max_tokens: 64 },
+          { priority: options.priorityOf(index) }
+        ).pipe(
+          Effect.matchEffect({
+            onSuccess: (completion) => record({ ok: true, model: completion.model }),
+            onFailure: (error) => record({ ok: false, error })
+          })
+        ),
+      { concurrency: options.concurrency, discard: true }
+    )
+    const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
+    const metrics = Metrics.diffTotals(before, yield* Metrics.snapshotTotals)
+    const { ok, failed } = yield* Ref.get(progress)
+    return {
+      requests: options.requests,
+      ok,
+      failed,
+      attempts: metrics.attempts,
+      status429: metrics.status429,
+      seconds: Math.round(seconds * 1000) / 1000,
+      errors,
+      models,
+      metrics
+    }
+  })
