@@ -51,7 +51,7 @@ describe("RateLimiterMemory", () => {
       [{ limits: { tokensPerMinute: -100 } }, "limits.tokensPerMinute"],
       [{ limits: { maxConcurrency: 0.5 } }, "limits.maxConcurrency"],
       [{ aimd: { decrease: 1 } }, "aimd.decrease"],
-      [{ aimd: { increase: 0 } }, "aimd.increase"]
+      [{ aimd: { growth: 0 } }, "aimd.growth"]
     ] as const)("refuses %j at start-up, naming %s", (options, option) => {
       const result = RateLimiterMemory.validate(options)
       expect(Either.isLeft(result) && result.left.option).toBe(option)

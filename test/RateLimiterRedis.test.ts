@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Either, Schedule, TestClock } from "effect"
-import { Cluster, Redis } from "ioredis"
+import { Cluster, Redis, type RedisOptions } from "ioredis"
 import { inject } from "vitest"
 import type { Admission, AdmissionStore, Limits } from "../src/resilience/internal/admissionStore.js"
 import * as RedisStore from "../src/resilience/internal/redisStore.js"
@@ -11,11 +11,11 @@ import { freePort, freshPrefix, type RedisServer, startRedisCluster, startRedisS
 
 const redisUrl = inject("redisUrl")
 
-/** A connection closed with the test's scope. */
-const connect = (url: string = redisUrl) =>
+/** A connection closed with the test's scope (refusing commands while disconnected, unless `options` say otherwise). */
+const connect = (url: string = redisUrl, options: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 0 }) =>
   Effect.acquireRelease(
     Effect.promise(async () => {
-      const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 })
+      const client = new Redis(url, { lazyConnect: true, ...options })
       await client.connect()
       return client
     }),
@@ -464,6 +464,27 @@ describe("RateLimiterRedis", () => {
           Effect.ensuring(Effect.sync(() => server.thaw()))
         )
         expect(refused.reason).toBe("unavailable")
+      }))
+
+    it.scopedLive("a client of your own, even with ioredis defaults, cannot hang a call when Redis hangs", () =>
+      Effect.gen(function*() {
+        const server = yield* privateRedis()
+        // ioredis defaults: offline queue on, no command timeout, 20 retries per request.
+        const client = yield* connect(server.url, {})
+        const limiter = yield* RateLimiterRedis.make({
+          client,
+          onUnavailable: "fail",
+          commandTimeout: "250 millis",
+          limits: { tokensPerMinute: 6_000 },
+          ...exact
+        })
+        yield* limiter.acquire(ticket("k", 100))
+        server.freeze()
+        const refused = yield* settles(Effect.flip(limiter.acquire(ticket("k", 100)))).pipe(
+          Effect.ensuring(Effect.sync(() => server.thaw()))
+        )
+        expect(refused.reason).toBe("unavailable")
+        expect(refused.message).toContain("did not answer")
       }))
 
     it.scopedLive("with a fallback, each process keeps to its share locally, then returns to Redis", () =>

@@ -4,8 +4,17 @@
  * the request log, and determinism under a seed.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { Command } from "@effect/cli"
+import { NodeContext } from "@effect/platform-node"
 import { Chunk, Effect, Either, Exit, Fiber, Option, Queue, Scope, Stream, TestClock } from "effect"
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { CliOutput } from "../src/cli/output.js"
+import { simulateCommand } from "../src/cli/simulate.js"
 import type { FaultPlan } from "../src/simulator/FaultPlan.js"
+import { goDuration } from "../src/simulator/internal/quotaHeaders.js"
+import * as Quota from "../src/simulator/Quota.js"
 import type { SimulatorOptions } from "../src/simulator/Simulator.js"
 import * as Simulator from "../src/simulator/Simulator.js"
 
@@ -253,7 +262,7 @@ describe("GrokSimulator responses", () => {
         expect(json(badJson).error).toContain("Failed to parse the request body as JSON")
         const missing = yield* post(sim, { model: "grok-4" })
         expect(missing.status).toBe(422)
-        expect(json(missing).error).toContain("messages")
+        expect(json(missing).error).toBe("Failed to deserialize the JSON body into the target type: messages: is missing")
         expect(json(missing).code).toBe("invalid-argument")
         for (const answer of [unknown, wrongMethod, badJson, missing]) {
           expect(answer.headers.get("x-request-id")).not.toBeNull()
@@ -692,13 +701,25 @@ describe("GrokSimulator fault matching", () => {
         Effect.flip(Effect.scoped(Simulator.make({ faults: plan as FaultPlan }))).pipe(
           Effect.map((error) => error.message)
         )
-      expect(yield* rejected([{ fault: { kind: "explode" } }])).toContain("explode")
-      expect(yield* rejected([{ nht: [1], fault: { kind: "reset" } }])).toContain("nht")
-      expect(yield* rejected([{ from: 5, to: 2, fault: { kind: "reset" } }])).toContain("from (5) is after to (2)")
-      expect(yield* rejected([{ probability: 2, fault: { kind: "reset" } }])).toContain("probability")
-      expect(yield* rejected([{ fault: { kind: "status", status: 503, headers: { "bad header": "x" } } }]))
-        .toContain("invalid header name")
-      expect(yield* rejected({ fault: { kind: "reset" } })).toContain("Invalid fault plan")
+      expect(yield* rejected([{ fault: { kind: "reset" } }, { fault: { kind: "explode" } }])).toContain(
+        "Invalid fault plan: rule 2, fault.kind: Expected \"status\" | \"latency\""
+      )
+      expect(yield* rejected([{ nht: [1], fault: { kind: "reset" } }])).toContain(
+        "Invalid fault plan: rule 1, nht: is unexpected"
+      )
+      expect(yield* rejected([{ from: 5, to: 2, fault: { kind: "reset" } }])).toBe(
+        "Invalid fault plan: rule 1: from (5) is after to (2)"
+      )
+      expect(yield* rejected([{ probability: 2, fault: { kind: "reset" } }])).toBe(
+        "Invalid fault plan: rule 1, probability: Expected a number between 0 and 1, actual 2"
+      )
+      expect(yield* rejected([{ fault: { kind: "dropStream" } }])).toBe(
+        "Invalid fault plan: rule 1, fault.afterChunks: is missing"
+      )
+      expect(yield* rejected([{ fault: { kind: "status", status: 503, headers: { "bad header": "x" } } }])).toBe(
+        "Invalid fault plan: rule 1, fault.headers: invalid header name \"bad header\""
+      )
+      expect(yield* rejected({ fault: { kind: "reset" } })).toContain("Invalid fault plan: the plan: Expected FaultPlan")
       yield* withSimulator({}, (sim) =>
         Effect.gen(function*() {
           const error = yield* Effect.flip(sim.setFaults([{ nth: [0], fault: { kind: "reset" } }] as FaultPlan))
@@ -827,5 +848,105 @@ describe("GrokSimulator log and determinism", () => {
       yield* Scope.close(scope, Exit.void)
       const after = yield* Effect.exit(Effect.tryPromise(() => fetch(`${sim.url}/models`)))
       expect(Exit.isFailure(after)).toBe(true)
+    }))
+})
+
+describe("Quota arithmetic", () => {
+  it("with two request windows the tighter one refuses, and the wait is until both fit", () => {
+    const quota: Quota.Quota = { requestsPerSecond: 2, requestsPerMinute: 3 }
+    let state = Quota.initialState(quota, 0)
+    const admit = (now: number) => {
+      const decision = Quota.admit(quota, state, now, 1)
+      if (decision._tag === "Admitted") state = decision.state
+      return decision
+    }
+    expect(admit(0)).toMatchObject({ _tag: "Admitted", status: { requests: { limitPerMinute: 3, remaining: 1 } } })
+    expect(admit(0)).toMatchObject({ _tag: "Admitted", status: { requests: { remaining: 0 } } })
+    expect(admit(0)).toMatchObject({ _tag: "Rejected", limit: "Requests per Second", actual: 3, allowed: 2 })
+    expect(admit(1000)._tag).toBe("Admitted")
+    // three requests in the minute: the per-minute window needs 60 s - 1 s + 20 s - 60 s = 19 s more
+    expect(admit(1000)).toMatchObject({ _tag: "Rejected", limit: "Requests per Minute", retryAfterMillis: 19_000 })
+    expect(admit(20_000)._tag).toBe("Admitted")
+  })
+
+  it("formats resets as Go durations, the way OpenAI-style servers send them", () => {
+    expect([0, 0.2, 20, 999, 1000, 1500, 59_999, 60_000, 90_500, 360_000, 3_723_000].map(goDuration)).toEqual([
+      "0s",
+      "1ms",
+      "20ms",
+      "999ms",
+      "1s",
+      "1.5s",
+      "59.999s",
+      "1m0s",
+      "1m30.5s",
+      "6m0s",
+      "1h2m3s"
+    ])
+  })
+
+  it("refuses unknown or non-positive fields", () => {
+    expect(Either.isLeft(Quota.validate({ requestPerMinute: 5 }))).toBe(true)
+    expect(Either.isLeft(Quota.validate({ tokensPerMinute: 0 }))).toBe(true)
+    expect(Either.isLeft(Quota.validate({ requestsPerSecond: 1, burst: 1.5 }))).toBe(true)
+    expect(Quota.validate({ requestsPerSecond: 0.5 })).toEqual(Either.right({ requestsPerSecond: 0.5 }))
+  })
+})
+
+describe("effect-grok simulate", () => {
+  const runCli = (args: ReadonlyArray<string>, stdout: Queue.Queue<string>, stderr: Queue.Queue<string>) =>
+    Command.run(simulateCommand, { name: "simulate", version: "0.0.0" })(["node", "simulate", ...args]).pipe(
+      Effect.provide(NodeContext.layer),
+      Effect.provideService(CliOutput, {
+        stdout: (text) => void Queue.unsafeOffer(stdout, text),
+        stderr: (text) => void Queue.unsafeOffer(stderr, text),
+        isTTY: false
+      })
+    )
+
+  it.effect("serves on the printed URL with the flags' quota and fault file until interrupted", () =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.promise(() => mkdtemp(join(tmpdir(), "simulate-")))
+      const faults = join(dir, "faults.json")
+      yield* Effect.promise(() => writeFile(faults, JSON.stringify([{ nth: [1], fault: { kind: "status", status: 503 } }])))
+      const stdout = yield* Queue.unbounded<string>()
+      const stderr = yield* Queue.unbounded<string>()
+      const cli = yield* Effect.fork(runCli(
+        ["--port", "0", "--rps", "1", "--retry-after", "ms", "--faults", faults, "--seed", "1", "--api-key", KEY],
+        stdout,
+        stderr
+      ))
+      const printed = yield* Queue.take(stdout)
+      const url = /listening on (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(printed)?.[1] ?? ""
+      expect(url).not.toBe("")
+      const statuses: Array<number> = []
+      for (let i = 0; i < 3; i++) statuses.push((yield* request(`${url}/chat/completions`, { body: chat("hi") })).status)
+      expect(statuses).toEqual([503, 200, 429])
+      const refused = yield* request(`${url}/chat/completions`, { body: chat("hi") })
+      expect(refused.headers.get("retry-after-ms")).toBe("1000")
+      expect((yield* request(`${url}/chat/completions`, { body: chat("hi"), key: "xai-other-key" })).status).toBe(400)
+      yield* Fiber.interrupt(cli)
+      const after = yield* Effect.exit(Effect.tryPromise(() => fetch(`${url}/models`)))
+      expect(Exit.isFailure(after)).toBe(true)
+      const progress = Chunk.toReadonlyArray(yield* Queue.takeAll(stderr)).join("")
+      expect(progress).toContain("#1 POST /v1/chat/completions grok-4 -> 503 [fault: status]")
+      yield* Effect.promise(() => rm(dir, { recursive: true }))
+    }))
+
+  it.effect("a bad --faults, --latency or --burst is a usage error, before anything listens", () =>
+    Effect.gen(function*() {
+      const stdout = yield* Queue.unbounded<string>()
+      const stderr = yield* Queue.unbounded<string>()
+      const failure = (args: ReadonlyArray<string>) =>
+        Effect.flip(runCli(["--port", "0", ...args], stdout, stderr)).pipe(
+          Effect.map((error) => (error._tag === "UsageError" ? error.message : `unexpected ${error._tag}`))
+        )
+      expect(yield* failure(["--faults", "[{\"fault\":{\"kind\":\"explode\"}}]"])).toContain("explode")
+      expect(yield* failure(["--faults", "[{\"fault\":"])).toContain("not JSON")
+      expect(yield* failure(["--faults", "/nonexistent/plan.json"])).toContain("cannot read /nonexistent/plan.json")
+      expect(yield* failure(["--latency", "soon"])).toContain("--latency")
+      expect(yield* failure(["--burst", "3"])).toBe("--burst needs --rps or --rpm")
+      expect(yield* failure(["--rps", "-1"])).toContain("requestsPerSecond")
+      expect(yield* Queue.size(stdout)).toBe(0)
     }))
 })

@@ -34,7 +34,13 @@ const simulate = (options: RateLimiterMemory.LimiterOptions, headers: boolean, l
     })
     const start = yield* Clock.currentTimeMillis
     const fiber = yield* Effect.fork(Effect.forEach(Array.from({ length: 200 }), () => one, { concurrency: 50, discard: true }).pipe(Effect.zipRight(Clock.currentTimeMillis)))
-    yield* TestClock.adjust("60 seconds")
+    const trace: Array<string> = []
+    for (let i = 0; i < 70; i++) {
+      yield* TestClock.adjust("250 millis")
+      const st = yield* limiter.stats("sim")
+      trace.push(`${(i + 1) / 4}s:${st.requestsPerSecond.toFixed(1)}/q${st.queued}/f${st.inFlight}`)
+    }
+    if (process.env.TRACE) console.log(trace.join(" "))
     const end = yield* Fiber.join(fiber)
     return { rejected, seconds: (end - start) / 1000 }
   }).pipe(Effect.scoped)

@@ -6,16 +6,15 @@
 import { Effect, Fiber, Layer, TestClock } from "effect"
 import OpenAI from "openai"
 import * as GrokClient from "../../src/GrokClient.js"
-import type * as FaultPlan from "../../src/simulator/FaultPlan.js"
-import * as Simulator from "../../src/simulator/Simulator.js"
+import * as GrokSimulator from "../../src/simulator/Simulator.js"
 
 // --- 1. A fault plan is plain data: the CLI's --faults reads the same JSON ------------------
 
-export const flakyStart: FaultPlan.FaultPlan = [
+export const flakyStart: GrokSimulator.FaultPlan = [
   // the first two requests fail with 503, then the service is healthy
   { nth: [1, 2], fault: { kind: "status", status: 503 } },
-  // grok-4's third request is refused for an hour
-  { model: "grok-4", nth: [3], fault: { kind: "status", status: 429, headers: { "retry-after": "3600" } } },
+  // grok-3-mini's first request is refused for an hour (its number counts grok-3-mini requests)
+  { model: "grok-3-mini", nth: [1], fault: { kind: "status", status: 429, headers: { "retry-after": "3600" } } },
   // an outage: every connection is reset between 60 s and 90 s after start
   { afterMillis: 60_000, untilMillis: 90_000, fault: { kind: "reset" } },
   // one stream in twenty breaks after three chunks
@@ -24,7 +23,7 @@ export const flakyStart: FaultPlan.FaultPlan = [
 
 // --- 2. The simulator as a Layer, and a GrokClient pointed at it ---------------------------
 
-export const SimulatorLive = Simulator.layer({
+export const SimulatorLive = GrokSimulator.layer({
   quota: { requestsPerMinute: 60, tokensPerMinute: 100_000 },
   models: { "grok-3-mini": { quota: { requestsPerSecond: 1 } } },
   faults: flakyStart,
@@ -33,12 +32,12 @@ export const SimulatorLive = Simulator.layer({
 
 /** GrokClient on the simulator's URL; the simulator stays visible to the program too. */
 export const ClientOnSimulator = Layer.unwrapEffect(
-  Effect.map(Simulator.GrokSimulator, (sim) => GrokClient.layerNode({ apiKey: "any-key", baseUrl: sim.url }))
+  Effect.map(GrokSimulator.GrokSimulator, (sim) => GrokClient.layerNode({ apiKey: "any-key", baseUrl: sim.url }))
 ).pipe(Layer.provideMerge(SimulatorLive))
 
 export const program = Effect.gen(function*() {
   const grok = yield* GrokClient.GrokClient
-  const sim = yield* Simulator.GrokSimulator
+  const sim = yield* GrokSimulator.GrokSimulator
   const reply = yield* grok.chat({ model: "grok-4", messages: [{ role: "user", content: "hello" }] })
   // the log shows what the server saw: with the default retry policy, [503, 503, 200]
   const log = yield* sim.log
@@ -49,7 +48,7 @@ export const program = Effect.gen(function*() {
 
 /** Run with `it.effect`: the layer is built inside the test, so the simulator uses its TestClock. */
 export const latencyTest = Effect.gen(function*() {
-  const sim = yield* Simulator.GrokSimulator
+  const sim = yield* GrokSimulator.GrokSimulator
   yield* sim.setFaults([{ fault: { kind: "latency", millis: 5_000 } }])
   const call = yield* Effect.fork(
     Effect.promise(() => fetch(`${sim.url}/models`, { headers: { authorization: "Bearer test" } }))
@@ -59,11 +58,11 @@ export const latencyTest = Effect.gen(function*() {
   const response = yield* Fiber.join(call)
   const [entry] = yield* sim.log
   return { status: response.status, tookMillis: (entry?.endedAt ?? 0) - (entry?.startedAt ?? 0) } // 200, 5000
-}).pipe(Effect.provide(Simulator.layer()))
+}).pipe(Effect.provide(GrokSimulator.layer()))
 
 /** Quotas and faults change at runtime; `reset` restores the options' state. */
 export const rateLimitTest = Effect.gen(function*() {
-  const sim = yield* Simulator.GrokSimulator
+  const sim = yield* GrokSimulator.GrokSimulator
   yield* sim.setQuota("grok-4", { requestsPerSecond: 2 })
   const send = Effect.promise(() =>
     fetch(`${sim.url}/chat/completions`, {
@@ -79,14 +78,14 @@ export const rateLimitTest = Effect.gen(function*() {
   const admitted = yield* send // 200: the window refilled on the TestClock
   yield* sim.reset
   return [refused.status, refused.headers.get("retry-after"), admitted.status]
-}).pipe(Effect.provide(Simulator.layer({ headers: "openai", retryAfter: "seconds" })))
+}).pipe(Effect.provide(GrokSimulator.layer({ headers: "openai", retryAfter: "seconds" })))
 
 // --- 4. Any OpenAI-compatible SDK works unchanged ------------------------------------------
 
 export const withOpenAiSdk = Effect.gen(function*() {
-  const sim = yield* Simulator.GrokSimulator
+  const sim = yield* GrokSimulator.GrokSimulator
   const client = new OpenAI({ baseURL: sim.url, apiKey: "any-key", maxRetries: 0 })
   return yield* Effect.promise(() =>
     client.chat.completions.create({ model: "grok-4", messages: [{ role: "user", content: "Say hi" }] })
   )
-}).pipe(Effect.provide(Simulator.layer()))
+}).pipe(Effect.provide(GrokSimulator.layer()))

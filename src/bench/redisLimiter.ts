@@ -83,7 +83,7 @@ const measure = (store: AdmissionStore, decisions: number, concurrency: number):
 
 /**
  * Run the benchmark against the Redis at `url`: 3 000 decisions one after another, then
- * 20 000 with 32 in flight (after a warm-up that also loads the script).
+ * 20 000 with 32 in flight (after a warm-up that loads the script and lets the JIT settle).
  *
  * @since 0.1.0
  */
@@ -94,7 +94,9 @@ export const benchLimiterRedis = (url: string): Promise<RedisLimiterBench> =>
         const client = yield* RedisClient.connect(Redacted.make(url), timeouts)
         const prefix = `effect-grok-bench:${process.pid}:${yield* Clock.currentTimeMillis}`
         const store = RedisStore.make({ client, prefix, commandTimeout: timeouts.commandTimeout })
-        yield* measure(store, 500, 8)
+        // Warm up: load the script, let the JIT compile the hot path.
+        yield* measure(store, 2_000, 1)
+        yield* measure(store, 5_000, 32)
         const sequential = yield* measure(store, 3_000, 1)
         const concurrent = yield* measure(store, 20_000, 32)
         const decisions = sequential.decisions + concurrent.decisions

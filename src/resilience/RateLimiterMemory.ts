@@ -13,7 +13,7 @@
  * - **one shared cooldown after a 429** until `Retry-After` (or the exhausted window's reset),
  *   then paced again, one by one;
  * - **AIMD** when the server says nothing: the request rate is cut to 70% on a 429 and grows
- *   back on successes, so an unknown quota is still used well;
+ *   back (along CUBIC's curve) while calls succeed, so an unknown quota is still used well;
  * - **token reconciliation**: the ticket's estimate is debited at admission and corrected with
  *   the response's real usage on release (a cancelled call is refunded);
  * - **priorities and bounds**: per key a bounded queue, `critical` before `normal` before
@@ -58,18 +58,20 @@ export interface ConfiguredLimits {
 }
 
 /**
- * Additive increase, multiplicative decrease of the request rate after a 429.
+ * How the request rate adapts to 429s when the server does not say its quota: a multiplicative
+ * decrease, then regrowth along CUBIC's curve, as in the AWS SDK's adaptive retry mode. After a
+ * 429 at rate `W`, the rate is `decrease * W`, grows back to `W` in `cbrt(W * (1 - decrease) /
+ * growth)` seconds (slowing down as it nears `W`), then probes beyond `W`, faster and faster,
+ * until the next 429. It grows only while calls are waiting, never beyond twice the rate
+ * actually sent, nor beyond a known limit.
  *
  * @since 0.1.0
  */
 export interface AimdOptions {
-  /** The rate is multiplied by this on a 429 (0 < decrease < 1). Default 0.7 (the AWS SDK's adaptive mode). */
+  /** The rate is multiplied by this on a 429 (0 < decrease < 1). Default 0.7. */
   readonly decrease?: number | undefined
-  /**
-   * How fast the rate grows back: per second of successful calls, by this fraction of the
-   * rate at which the last 429 happened (> 0). Default 0.1: from 70% back to 100% in ~3 s.
-   */
-  readonly increase?: number | undefined
+  /** CUBIC's scaling constant `C` (> 0): higher regrows faster. Default 0.4 (20 req/s regrows from 14 in ~2.5 s). */
+  readonly growth?: number | undefined
 }
 
 /**

@@ -17,7 +17,8 @@
  *
  * @since 0.1.0
  */
-import { Data, Effect, Either, ParseResult, Random, Schema } from "effect"
+import { Data, Effect, Either, Random, Schema } from "effect"
+import { describeIssues } from "./internal/issues.js"
 
 const Millis = Schema.Number.pipe(Schema.finite(), Schema.nonNegative())
 const Count = Schema.Int.pipe(Schema.nonNegative())
@@ -130,7 +131,7 @@ export const Fault = Schema.Union(
   ErrorInOkFault,
   DropStreamFault,
   SlowStreamFault
-)
+).annotations({ identifier: "Fault" })
 
 /**
  * @since 0.1.0
@@ -176,7 +177,8 @@ export const FaultRule = Schema.Struct({
       return `afterMillis (${rule.afterMillis}) must be before untilMillis (${rule.untilMillis})`
     }
     return true
-  })
+  }),
+  Schema.annotations({ identifier: "FaultRule" })
 )
 
 /**
@@ -187,7 +189,7 @@ export type FaultRule = typeof FaultRule.Type
 /**
  * @since 0.1.0
  */
-export const FaultPlan = Schema.Array(FaultRule)
+export const FaultPlan = Schema.Array(FaultRule).annotations({ identifier: "FaultPlan (an array of rules)" })
 
 /**
  * @since 0.1.0
@@ -218,9 +220,16 @@ const decodePlan = Schema.decodeUnknownEither(FaultPlan, { onExcessProperty: "er
 export const validate = (input: unknown): Either.Either<FaultPlan, InvalidFaultPlan> =>
   decodePlan(input).pipe(
     Either.mapLeft((error) =>
-      new InvalidFaultPlan({ message: `Invalid fault plan: ${ParseResult.TreeFormatter.formatErrorSync(error)}` })
+      new InvalidFaultPlan({ message: `Invalid fault plan: ${describeIssues(error, ruleAndField)}` })
     )
   )
+
+/** `rule 2, fault.afterChunks` for the path `[1, "fault", "afterChunks"]`. */
+const ruleAndField = (path: ReadonlyArray<PropertyKey>): string => {
+  const [rule, ...fields] = path
+  if (typeof rule !== "number") return "the plan"
+  return [`rule ${rule + 1}`, ...(fields.length > 0 ? [fields.join(".")] : [])].join(", ")
+}
 
 /**
  * Reads a plan from JSON text (the CLI's `--faults`).

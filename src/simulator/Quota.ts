@@ -13,7 +13,8 @@
  *
  * @since 0.1.0
  */
-import { Data, Either, ParseResult, Schema } from "effect"
+import { Data, Either, Schema } from "effect"
+import { describeIssues } from "./internal/issues.js"
 
 const Rate = Schema.Number.pipe(Schema.finite(), Schema.positive())
 
@@ -47,15 +48,13 @@ export class InvalidQuota extends Data.TaggedError("InvalidQuota")<{ readonly me
 
 /**
  * Checks a quota (typed or raw JSON); unknown fields are refused so that a typo such as
- * `requestPerMinute` is not silently ignored.
+ * `requestPerMinute` is not silently ignored. `label` names it in the message.
  *
  * @since 0.1.0
  */
-export const validate = (input: unknown): Either.Either<Quota, InvalidQuota> =>
+export const validate = (input: unknown, label = "quota"): Either.Either<Quota, InvalidQuota> =>
   Schema.decodeUnknownEither(Quota, { onExcessProperty: "error", errors: "all" })(input).pipe(
-    Either.mapLeft((error) =>
-      new InvalidQuota({ message: `Invalid quota: ${ParseResult.TreeFormatter.formatErrorSync(error)}` })
-    )
+    Either.mapLeft((error) => new InvalidQuota({ message: `Invalid ${label}: ${describeIssues(error)}` }))
   )
 
 /**
@@ -212,19 +211,6 @@ const tokensStatus = (quota: Quota, level: number): QuotaStatus["tokens"] => {
     limit: Math.floor(capacity),
     remaining: Math.max(0, Math.floor(level + EPSILON)),
     resetMillis: Math.ceil((capacity - level) * 60_000 / capacity)
-  }
-}
-
-/**
- * Where the quota stands at `nowMillis`, without charging anything.
- *
- * @since 0.1.0
- */
-export const status = (quota: Quota, state: QuotaState, nowMillis: number): QuotaStatus => {
-  const windows = requestWindows(quota, state)
-  return {
-    requests: requestsStatus(quota, windows, windows.map((window) => debtOf(window, nowMillis))),
-    tokens: tokensStatus(quota, refilledTokens(quota, state, nowMillis).level)
   }
 }
 

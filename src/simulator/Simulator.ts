@@ -11,11 +11,16 @@
  * request number when `seed` is given.
  *
  * ```ts
+ * import { GrokSimulator } from "effect-grok"
+ *
  * const program = Effect.gen(function*() {
- *   const sim = yield* GrokSimulator
+ *   const sim = yield* GrokSimulator.GrokSimulator
  *   // point any OpenAI-compatible client at sim.url
- * }).pipe(Effect.provide(Simulator.layer({ quota: { requestsPerSecond: 2 }, seed: 1 })))
+ * }).pipe(Effect.provide(GrokSimulator.layer({ quota: { requestsPerSecond: 2 }, seed: 1 })))
  * ```
+ *
+ * The fault plan and quota types are re-exported here; their modules are `FaultPlan` and
+ * `Quota`.
  *
  * @since 0.1.0
  */
@@ -29,6 +34,15 @@ import type { Catalog } from "./internal/routes.js"
 import { routes } from "./internal/routes.js"
 import * as SimulatorState from "./internal/state.js"
 import * as Quota from "./Quota.js"
+
+/** @since 0.1.0 */
+export type { Fault, FaultKind, FaultPlan, FaultRule } from "./FaultPlan.js"
+/** @since 0.1.0 */
+export { InvalidFaultPlan } from "./FaultPlan.js"
+/** @since 0.1.0 */
+export type { Quota } from "./Quota.js"
+/** @since 0.1.0 */
+export { InvalidQuota } from "./Quota.js"
 
 /**
  * Which rate-limit headers answers carry (successes and 429s alike, for models with a
@@ -154,7 +168,7 @@ export interface LoggedRequest {
   readonly startedAt: number
   /** `Clock` millis when it ended; `undefined` while in flight. */
   readonly endedAt: number | undefined
-  /** Token usage of an answered chat or embeddings request (also on 429s: what it would have cost). */
+  /** Token usage of a chat or embeddings request that was answered (not of one refused by a quota). */
   readonly usage: Usage | undefined
 }
 
@@ -170,9 +184,9 @@ export interface Service {
   /** Requests that have arrived since start or `reset`. */
   readonly requestCount: Effect.Effect<number>
   /**
-   * Completes once `count` requests have fully arrived (and been numbered, timed and matched
-   * against the plan's clock). Tests wait on it instead of sleeping, then move the
-   * `TestClock`.
+   * Completes once `count` requests have fully arrived (body read, numbered and timestamped:
+   * every later wait of theirs is a deadline from that instant). Tests wait on it instead of
+   * sleeping, then move the `TestClock`.
    */
   readonly awaitRequests: (count: number) => Effect.Effect<void>
   /** Completes once `count` requests have ended (answered, cut, or abandoned by the client). */
@@ -225,12 +239,8 @@ const latencyMillis = (input: Duration.DurationInput | undefined): Either.Either
     : Either.left(new SimulatorStartError({ message: `Invalid latency: ${String(input)}` }))
 }
 
-const validateQuota = (where: string, quota: Quota.Quota | undefined) =>
-  quota === undefined
-    ? Either.right(undefined)
-    : Quota.validate(quota).pipe(
-      Either.mapLeft((error) => new Quota.InvalidQuota({ message: `${where}: ${error.message}` }))
-    )
+const validateQuota = (label: string, quota: Quota.Quota | undefined) =>
+  quota === undefined ? Either.right(undefined) : Quota.validate(quota, label)
 
 const makeCatalog = (models: Readonly<Record<string, ModelOptions>>): Catalog => {
   const ids = [...new Set([...defaultCatalog.map((entry) => entry.id), ...Object.keys(models)])]
@@ -264,7 +274,7 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, Sim
     const models = options.models ?? {}
     const modelQuotas = new Map<string, Quota.Quota>()
     for (const [model, settings] of Object.entries(models)) {
-      const modelQuota = yield* validateQuota(`models.${model}.quota`, settings.quota)
+      const modelQuota = yield* validateQuota(`quota of model ${model}`, settings.quota)
       if (modelQuota !== undefined) modelQuotas.set(model, modelQuota)
     }
     const seed = options.seed === undefined ? String(yield* Random.nextInt) : String(options.seed)
@@ -315,7 +325,7 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, Sim
       subscribe: Effect.map(PubSub.subscribe(ended), (queue) => Stream.fromQueue(queue)),
       setFaults: (plan) => Effect.flatMap(FaultPlan.validate(plan), (valid) => Effect.sync(() => state.setFaults(valid))),
       setQuota: (model, next) =>
-        Effect.flatMap(validateQuota(`quota of ${model}`, next), (valid) => Effect.sync(() => state.setQuota(model, valid))),
+        Effect.flatMap(validateQuota(`quota of model ${model}`, next), (valid) => Effect.sync(() => state.setQuota(model, valid))),
       reset: Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => state.reset(now)))
     } satisfies Service
   })

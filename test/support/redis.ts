@@ -110,8 +110,11 @@ export const startRedisServer = async (port?: number, extraArgs: ReadonlyArray<s
   let output = ""
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+  // A worker that exits without running its finalizers (a timed-out test) takes its servers with it.
+  const killOnExit = () => void child.kill("SIGKILL")
+  process.once("exit", killOnExit)
+  const exited = once(child, "exit").then(() => void process.off("exit", killOnExit))
   await waitForPong(chosen, child, () => output)
-  const exited = once(child, "exit")
   return {
     port: chosen,
     url: `redis://127.0.0.1:${chosen}`,

@@ -16,7 +16,10 @@ import { Data, type Effect } from "effect"
 export interface Limits {
   /** Sustained request rate. Calls are spaced 1 / requestsPerSecond apart (GCRA). */
   readonly requestsPerSecond: number
-  /** How many requests may go at once above the sustained spacing (GCRA burst, >= 1). */
+  /**
+   * How many requests may go at once above the sustained spacing (GCRA burst, >= 1). May be
+   * fractional: the engine adds a few milliseconds of tolerance so timer jitter does not cost a slot.
+   */
   readonly requestBurst: number
   /** Sustained token rate (token bucket refilling continuously, capacity = one minute's worth). */
   readonly tokensPerMinute: number

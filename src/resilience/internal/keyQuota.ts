@@ -13,13 +13,14 @@ export interface Tuning {
   readonly startSlow: boolean
   readonly share: number
   readonly aimdDecrease: number
-  readonly aimdIncrease: number
+  readonly aimdGrowth: number
 }
 
 /**
- * How late a timer may fire, in milliseconds. A paced call may go this much (or a quarter
- * interval, whichever is more) ahead of its slot, so that a late wake-up is made up for
- * instead of slowing every later call by as much.
+ * How late a timer may fire, in milliseconds. A paced call may go this much ahead of its slot
+ * (the GCRA tolerance), so that a late wake-up is made up for instead of delaying every later
+ * call by as much. Absolute, because timer lateness does not grow with the interval; at high
+ * rates it is what lets the pacing keep up with millisecond timers.
  */
 const timerSlackMillis = 4
 
@@ -27,11 +28,12 @@ const timerSlackMillis = 4
 const minimumRate = 0.1
 
 /**
- * The GCRA burst for a request rate: 1 (evenly spaced) plus the tolerance for late timers.
- * Fractional: `(burst - 1) / rate` is how early a call may go, never a second whole call.
+ * The GCRA burst for a request rate: one call at a time, evenly spaced, plus the timer slack.
+ * Fractional: `(burst - 1) / rate` is how early a call may go, less than a whole interval
+ * unless the interval is shorter than the slack.
  */
 export const burstFor = (requestsPerSecond: number): number =>
-  requestsPerSecond === Infinity ? 1 : 1 + Math.max(0.25, timerSlackMillis * requestsPerSecond / 1000)
+  requestsPerSecond === Infinity ? 1 : 1 + timerSlackMillis * requestsPerSecond / 1000
 
 /** Admissions per second over about the last second (sliding window of two 1 s buckets). */
 class RateMeter {
@@ -73,14 +75,18 @@ export class KeyQuota {
   limits: Limits
   private serverRequestsPerSecond = Infinity
   private serverTokensPerMinute = Infinity
-  /** The AIMD rate, `Infinity` until a 429 without a known tighter limit. */
+  /** The adapted rate, `Infinity` until a 429 arrives while no tighter limit is known. */
   private adaptiveRate = Infinity
-  /** The rate at which the last 429 happened: the increase is a fraction of it. */
-  private adaptiveCeiling = 0
+  /** The rate at which the last 429 happened (CUBIC's W_max). */
+  private ceiling = 0
+  /** Seconds CUBIC takes to grow back to `ceiling` (its K). */
+  private recoverySeconds = 0
   private lastDecreaseAt = -Infinity
   /** Slow start's concurrency window; `Infinity` when slow start is off. */
   private window: number
-  /** Measures the sending rate while it is unpaced, so a first 429 knows where to cut from. */
+  /** Smoothed latency of successful calls during slow start, in milliseconds (0: none yet). */
+  private latency = 0
+  /** The sending rate, measured while the rate is unknown or adapted. */
   private meter: RateMeter | undefined = undefined
 
   constructor(readonly configured: KeyLimits, private readonly tuning: Tuning) {
@@ -102,9 +108,15 @@ export class KeyQuota {
     return this.window !== Infinity && this.limits.requestsPerSecond === Infinity
   }
 
+  /** The quota's request rate as configured or announced by the server. */
+  private get knownRate(): number {
+    return Math.min(this.configured.requestsPerSecond, this.serverRequestsPerSecond)
+  }
+
   /** A call was admitted at `now`. */
   recordAdmission(now: number): void {
-    if (this.limits.requestsPerSecond !== Infinity) return
+    // Paced to a known limit, there is nothing to measure.
+    if (this.limits.requestsPerSecond !== Infinity && this.adaptiveRate === Infinity) return
     this.meter ??= new RateMeter(now)
     this.meter.record(now)
   }
@@ -123,18 +135,29 @@ export class KeyQuota {
   }
 
   /**
-   * A call succeeded. `busy` says whether calls were waiting: only then was the window or
-   * the rate what held calls back, and only then is growing it justified (an idle client
+   * A call succeeded at `now`. `busy` says whether calls were waiting: only then was the window
+   * or the rate what held calls back, and only then is growing it justified (an idle client
    * learns nothing about how much more the server would take).
    */
-  succeeded(busy: boolean): void {
+  succeeded(busy: boolean, admittedAt: number, now: number): void {
+    if (this.slowStarting) {
+      const sample = Math.max(1, now - admittedAt)
+      this.latency = this.latency === 0 ? sample : 0.8 * this.latency + 0.2 * sample
+    }
     if (!busy) return
     if (this.slowStarting) {
       this.window++
     } else if (this.adaptiveRate !== Infinity) {
-      // Additive increase: per second of successes (about `rate` of them), `increase` of the ceiling.
-      this.adaptiveRate += this.tuning.aimdIncrease * this.adaptiveCeiling / this.adaptiveRate
-      this.refresh()
+      // CUBIC: back to the ceiling in `recoverySeconds` (slowing down near it), then probing
+      // beyond it faster and faster; never more than twice the rate actually sent.
+      const t = (now - this.lastDecreaseAt) / 1000 - this.recoverySeconds
+      const cubic = this.tuning.aimdGrowth * t * t * t + this.ceiling
+      const sent = this.meter?.perSecond(now) ?? Infinity
+      const next = Math.min(cubic, 2 * sent)
+      if (next > this.adaptiveRate) {
+        this.adaptiveRate = next
+        this.refresh()
+      }
     }
   }
 
@@ -145,22 +168,33 @@ export class KeyQuota {
    */
   rateLimited(admittedAt: number, now: number): number {
     if (admittedAt > this.lastDecreaseAt) {
+      const leavingSlowStart = this.slowStarting
+      // Cut from what was really sent, when that is less than the pace allowed. Leaving slow
+      // start, a full window per round trip is what was sent lately (the meter, averaging over
+      // the ramp-up, reads too low).
       const measured = this.meter?.perSecond(now) ?? Infinity
-      const current = Math.min(this.limits.requestsPerSecond, measured)
-      const base = current === Infinity ? minimumRate : current
-      this.adaptiveCeiling = base
+      const sent = leavingSlowStart && this.latency > 0
+        ? Math.max(measured === Infinity ? 0 : measured, this.window * 1000 / this.latency)
+        : measured
+      const current = Math.min(this.limits.requestsPerSecond, sent)
+      const base = current === Infinity ? minimumRate : Math.max(minimumRate, current)
       this.adaptiveRate = Math.max(minimumRate, base * this.tuning.aimdDecrease)
+      // Slow start's bursts meet a 429 well below the quota as often as above it: there the cut
+      // rate is a floor, and the regrowth probes upwards at once instead of levelling off first.
+      this.ceiling = leavingSlowStart ? this.adaptiveRate : base
+      this.recoverySeconds = Math.cbrt((this.ceiling - this.adaptiveRate) / this.tuning.aimdGrowth)
       this.lastDecreaseAt = now
-      this.meter = undefined
+      this.meter ??= new RateMeter(now)
       this.refresh()
     }
     return Math.ceil(1000 / this.limits.requestsPerSecond)
   }
 
   private refresh(): void {
-    const known = Math.min(this.configured.requestsPerSecond, this.serverRequestsPerSecond)
-    // Back to the known limit once AIMD has grown past it.
+    const known = this.knownRate
+    // Back to the known limit once the adapted rate has grown past it.
     if (this.adaptiveRate >= known) this.adaptiveRate = Infinity
+    if (known !== Infinity && this.adaptiveRate === Infinity) this.meter = undefined
     const requestsPerSecond = Math.min(known, this.adaptiveRate)
     const tokensPerMinute = Math.min(this.configured.tokensPerMinute, this.serverTokensPerMinute)
     if (requestsPerSecond !== this.limits.requestsPerSecond || tokensPerMinute !== this.limits.tokensPerMinute) {

@@ -408,7 +408,7 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
             tolerate(`cooldown of key ${state.key}`, store.startCooldown(state.key, millis))
           )
         } else if (isSuccess(outcome)) {
-          quota.succeeded(state.queued > 0)
+          quota.succeeded(state.queued > 0, permit.admittedAt, now)
         }
         const correction = tokenCorrection(permit.charged, outcome)
         if (correction !== 0 && quota.limits.tokensPerMinute !== Infinity) {

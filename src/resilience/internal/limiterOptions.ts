@@ -36,7 +36,7 @@ export interface ResolvedOptions {
   readonly idleKeyTtlMillis: number
   readonly share: number
   readonly aimdDecrease: number
-  readonly aimdIncrease: number
+  readonly aimdGrowth: number
 }
 
 export const defaults = {
@@ -46,7 +46,7 @@ export const defaults = {
   idleKeyTtl: Duration.minutes(10),
   share: 1,
   aimdDecrease: 0.7,
-  aimdIncrease: 0.1
+  aimdGrowth: 0.4
 } as const
 
 const invalid = (option: string, problem: string, given: unknown): Either.Either<never, InvalidLimiterOptions> =>
@@ -142,10 +142,10 @@ export const resolveOptions = (options: LimiterOptions): Either.Either<ResolvedO
       (n) => n > 0 && n < 1,
       "must be in (0, 1)"
     )
-    const aimdIncrease = yield* fraction(
-      "aimd.increase",
-      options.aimd?.increase,
-      defaults.aimdIncrease,
+    const aimdGrowth = yield* fraction(
+      "aimd.growth",
+      options.aimd?.growth,
+      defaults.aimdGrowth,
       (n) => n > 0 && Number.isFinite(n),
       "must be a finite number above 0"
     )
@@ -166,6 +166,6 @@ export const resolveOptions = (options: LimiterOptions): Either.Either<ResolvedO
       idleKeyTtlMillis: Duration.toMillis(idleKeyTtl),
       share,
       aimdDecrease,
-      aimdIncrease
+      aimdGrowth
     }
   })

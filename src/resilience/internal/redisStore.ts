@@ -72,7 +72,11 @@ const toScriptLimits = (limits: Limits): Effect.Effect<ScriptLimits> =>
 const tokenCount = (n: number, what: string): Effect.Effect<number> =>
   Number.isFinite(n) ? Effect.succeed(n) : Effect.dieMessage(`Invalid ${what} for the Redis admission store: ${n}`)
 
-const describe = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
+const describe = (cause: unknown): string => {
+  const message = cause instanceof Error ? cause.message : String(cause)
+  // ioredis's words for "refused at once: not connected" (its offline queue is disabled).
+  return message.startsWith("Stream isn't writeable") ? "not connected" : message
+}
 
 const isNoScript = (cause: unknown): boolean => cause instanceof Error && cause.message.startsWith("NOSCRIPT")
 
@@ -90,22 +94,46 @@ const evaluate = async (
   }
 }
 
+/**
+ * A command's reply, or a failure once `millis` have passed without one.
+ *
+ * The timer is a real one, deliberately: Redis answers in real time whatever clock the program
+ * runs on (a `TestClock` included), and on this hot path a timer costs a fraction of racing a
+ * fiber with `Effect.timeout` (which doubled the latency of a decision). The wait cannot be
+ * interrupted, but it always ends within `millis`: the engine, which calls the store from
+ * uninterruptible bookkeeping, never hangs on a dead connection, and a decision is never
+ * abandoned half-counted.
+ */
+const withinTimeout = <A>(
+  call: () => Promise<A>,
+  millis: number,
+  onTimeout: () => StoreUnavailable,
+  onError: (cause: unknown) => StoreUnavailable
+): Effect.Effect<A, StoreUnavailable> =>
+  Effect.uninterruptible(Effect.async<A, StoreUnavailable>((resume) => {
+    let settled = false
+    const settle = (result: Effect.Effect<A, StoreUnavailable>) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resume(result)
+    }
+    const timer = setTimeout(() => settle(Effect.fail(onTimeout())), millis)
+    call().then((reply) => settle(Effect.succeed(reply)), (cause: unknown) => settle(Effect.fail(onError(cause))))
+  }))
+
 /** @internal */
 export const make = (options: RedisStoreOptions): AdmissionStore => {
   const { client, commandTimeout, prefix } = options
+  const timeoutMillis = Duration.toMillis(commandTimeout)
+  const timeoutText = Duration.format(commandTimeout)
 
   const run = (script: LuaScript, keys: ReadonlyArray<string>, args: ReadonlyArray<string | number>) =>
-    Effect.tryPromise({
-      try: () => evaluate(client, script, keys, args),
-      catch: (cause) => new StoreUnavailable({ message: `Redis ${script.name} failed: ${describe(cause)}`, cause })
-    }).pipe(
-      Effect.timeoutFail({
-        duration: commandTimeout,
-        onTimeout: () =>
-          new StoreUnavailable({
-            message: `Redis did not answer ${script.name} within ${Duration.format(commandTimeout)}`
-          })
-      })
+    withinTimeout(
+      () => evaluate(client, script, keys, args),
+      timeoutMillis,
+      () => new StoreUnavailable({ message: `Redis did not answer ${script.name} within ${timeoutText}` }),
+      (cause) => new StoreUnavailable({ message: `Redis ${script.name} failed: ${describe(cause)}`, cause })
     )
 
   const tryAdmit = (key: string, tokens: number, limits: Limits): Effect.Effect<Admission, StoreUnavailable> =>

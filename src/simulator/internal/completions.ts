@@ -24,7 +24,7 @@ const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** The text of a message `content`: a string, or the `text` of its text parts. */
-export const contentText = (content: unknown): string => {
+const contentText = (content: unknown): string => {
   if (typeof content === "string") return content
   if (!Array.isArray(content)) return ""
   return content
@@ -45,7 +45,7 @@ export const promptTokens = (messages: ReadonlyArray<Message>): number =>
 const pieces = (text: string): ReadonlyArray<string> => text.match(/\s*\S+/g) ?? []
 
 /** `Simulated reply to "<first words of the last user message>".` */
-export const replyText = (messages: ReadonlyArray<Message>): string => {
+const replyText = (messages: ReadonlyArray<Message>): string => {
   const lastUser = [...messages].reverse().find((message) => message.role === "user")
   const words = contentText(lastUser?.content).split(/\s+/).filter((word) => word.length > 0)
   if (words.length === 0) return "Simulated reply."
@@ -89,7 +89,7 @@ export const complete = (request: {
   }
 }
 
-export const costInUsdTicks = (usage: Usage): number =>
+const costInUsdTicks = (usage: Usage): number =>
   usage.promptTokens * TICKS_PER_PROMPT_TOKEN + (usage.completionTokens + usage.reasoningTokens) * TICKS_PER_OUTPUT_TOKEN
 
 export const wireUsage = (usage: Usage) => ({

@@ -44,7 +44,7 @@ export const embed = (model: string, text: string, dimensions: number): Float32A
   return vector
 }
 
-export const encodeBase64 = (vector: Float32Array): string =>
+const encodeBase64 = (vector: Float32Array): string =>
   Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString("base64")
 
 export const embeddingsResponse = (request: {

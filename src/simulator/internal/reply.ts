@@ -24,24 +24,31 @@ export type Reply =
     readonly usage?: Usage | undefined
   }
 
+/** Header names in lower case, so that a caller's `Content-Type` replaces the default one. */
+const lowerCased = (headers: Headers): Headers =>
+  Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]))
+
+/** Statuses that carry no body (RFC 9110): nothing is written after their headers. */
+export const hasNoBody = (status: number): boolean => status === 204 || status === 304
+
 export const json = (status: number, body: unknown, headers: Headers = {}, usage?: Usage): Reply => ({
   _tag: "Body",
   status,
-  headers: { "content-type": "application/json", ...headers },
-  text: JSON.stringify(body),
+  headers: hasNoBody(status) ? lowerCased(headers) : { "content-type": "application/json", ...lowerCased(headers) },
+  text: hasNoBody(status) ? "" : JSON.stringify(body),
   usage
 })
 
 export const text = (status: number, body: string, headers: Headers = {}): Reply => ({
   _tag: "Body",
   status,
-  headers: { "content-type": "text/plain; charset=utf-8", ...headers },
-  text: body
+  headers: hasNoBody(status) ? lowerCased(headers) : { "content-type": "text/plain; charset=utf-8", ...lowerCased(headers) },
+  text: hasNoBody(status) ? "" : body
 })
 
 export const stream = (events: ReadonlyArray<string>, headers: Headers = {}, usage?: Usage): Reply => ({
   _tag: "Stream",
-  headers: { ...streamHeaders, ...headers },
+  headers: { ...streamHeaders, ...lowerCased(headers) },
   events,
   usage
 })

@@ -8,11 +8,12 @@
  *
  * @internal
  */
-import { Effect, Either, ParseResult, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
 import type { ReasoningMode } from "../Simulator.js"
 import { chatCompletion, chatCompletionChunks, complete, tokensForText } from "./completions.js"
 import { DEFAULT_DIMENSIONS, embeddingsResponse } from "./embeddings.js"
 import { uuid } from "./ids.js"
+import { describeIssues } from "./issues.js"
 import { modelList, modelObject } from "./models.js"
 import type { Headers } from "./quotaHeaders.js"
 import * as Reply from "./reply.js"
@@ -83,11 +84,6 @@ export const dispatch = (routes: ReadonlyArray<Route>, method: string, path: str
   }
   return allow.length > 0 ? { _tag: "MethodNotAllowed", allow } : { _tag: "NotFound" }
 }
-
-const describeIssues = (error: ParseResult.ParseError): string =>
-  ParseResult.ArrayFormatter.formatErrorSync(error)
-    .map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
-    .join("; ")
 
 /** The body decoded with `schema`: 400 when it is not JSON, 422 when it has the wrong shape. */
 export const decodeBody = <A, I>(

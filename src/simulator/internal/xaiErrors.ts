@@ -12,12 +12,12 @@ export interface XaiErrorBody {
 }
 
 /** The team id xAI quotes in its messages, masked as in the public reports. */
-export const TEAM_ID = "00000000-0000-0000-0000-000000000000"
+const TEAM_ID = "00000000-0000-0000-0000-000000000000"
 
 const body = (code: string, error: string): XaiErrorBody => ({ code, error })
 
 /** `xai-abc...xyz` becomes `xa***yz`, as xAI quotes a wrong key back. */
-export const maskKey = (key: string): string => key.length < 6 ? "***" : `${key.slice(0, 2)}***${key.slice(-2)}`
+const maskKey = (key: string): string => key.length < 6 ? "***" : `${key.slice(0, 2)}***${key.slice(-2)}`
 
 export const missingKey = body(
   "unauthenticated",
