@@ -46,3 +46,7 @@ export * as Metrics from "./telemetry/Metrics.js"
 
 /** The local xAI-compatible simulator. @since 0.1.0 */
 export * as GrokSimulator from "./simulator/Simulator.js"
+/** The simulator's fault plans. @since 0.1.0 */
+export * as FaultPlan from "./simulator/FaultPlan.js"
+/** The simulator's quotas. @since 0.1.0 */
+export * as Quota from "./simulator/Quota.js"

@@ -45,7 +45,7 @@ const simulate = (options: RateLimiterMemory.LimiterOptions, headers: boolean, l
     return { rejected, seconds: (end - start) / 1000 }
   }).pipe(Effect.scoped)
 
-for (const latency of [20, 100, 300]) for (const burst of [1, 2, 5]) {
+for (const latency of [300]) for (const burst of [1]) {
   it.effect(`sim lat=${latency} burst=${burst}`, () => Effect.gen(function*() {
     const out: Array<string> = []
     for (const [name, opts, headers] of [["none", {}, false], ["headers", {}, true], ["rpm", { limits: { requestsPerMinute: 1200 } }, false]] as const) {

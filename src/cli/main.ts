@@ -11,13 +11,14 @@ import { NodeContext } from "@effect/platform-node"
 import { Cause, Effect, Exit, Logger, LogLevel, Option } from "effect"
 import { chatCommand } from "./chat.js"
 import { loadCommand } from "./load.js"
+import { simulateCommand } from "./simulate.js"
 import { CliExit, errorJson, printError, printLine, UsageError } from "./output.js"
 
 export const version = "0.1.0"
 
 const root = Command.make("effect-grok").pipe(
   Command.withDescription("Resilient calls to xAI's Grok API: chat, a local simulator, load tests and a live demo"),
-  Command.withSubcommands([chatCommand, loadCommand])
+  Command.withSubcommands([chatCommand, simulateCommand, loadCommand])
 )
 
 const cli = Command.run(root, { name: "effect-grok", version })
