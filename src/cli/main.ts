@@ -10,6 +10,7 @@ import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { Cause, Effect, Exit, Logger, LogLevel, Option } from "effect"
 import { chatCommand } from "./chat.js"
+import { demoCommand } from "./demo.js"
 import { loadCommand } from "./load.js"
 import { simulateCommand } from "./simulate.js"
 import { CliExit, errorJson, printError, printLine, UsageError } from "./output.js"
@@ -18,7 +19,7 @@ export const version = "0.1.0"
 
 const root = Command.make("effect-grok").pipe(
   Command.withDescription("Resilient calls to xAI's Grok API: chat, a local simulator, load tests and a live demo"),
-  Command.withSubcommands([chatCommand, simulateCommand, loadCommand])
+  Command.withSubcommands([chatCommand, simulateCommand, loadCommand, demoCommand])
 )
 
 const cli = Command.run(root, { name: "effect-grok", version })

@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Data, Duration, Effect, Layer } from "effect"
+import { Cause, Context, Data, Duration, Effect, Exit, Layer } from "effect"
 import type { RateLimitInfo } from "./RateLimitHeaders.js"
 
 /**
@@ -156,16 +156,14 @@ export const withPermit = <A, E, R>(
   limiter: Service,
   ticket: Ticket,
   effect: (permit: Permit) => Effect.Effect<A, E, R>,
-  toOutcome: (exit: import("effect").Exit.Exit<A, E>) => Outcome
+  toOutcome: (exit: Exit.Exit<A, E>) => Outcome
 ): Effect.Effect<A, E | RateLimiterRejected, R> =>
   Effect.acquireUseRelease(
     limiter.acquire(ticket),
     effect,
-    (permit, exit) => permit.release(exit._tag === "Failure" && isInterruptedOnly(exit) ? cancelled : toOutcome(exit))
+    // An interrupted call's cause is often Sequential(Interrupt, ...): ask Cause, not the tag.
+    (permit, exit) => permit.release(Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) ? cancelled : toOutcome(exit))
   )
-
-const isInterruptedOnly = <A, E>(exit: import("effect").Exit.Exit<A, E>): boolean =>
-  exit._tag === "Failure" && exit.cause._tag === "Interrupt"
 
 /**
  * A limiter that admits everything at once: for tests, or when something else paces calls.

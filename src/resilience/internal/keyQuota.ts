@@ -1,6 +1,7 @@
 /**
  * What the limiter knows of one key's quota, and how that knowledge changes: limits learned
- * from response headers, slow start while the request rate is unknown, and AIMD after a 429.
+ * from response headers, slow start while the request rate is unknown, and AIMD after a 429
+ * (a multiplicative cut, then CUBIC's regrowth).
  * Plain synchronous state; the engine decides when to consult it and what to do with it.
  *
  * @internal
@@ -29,10 +30,10 @@ const minimumRate = 0.1
 
 /**
  * The GCRA burst for a request rate: one call at a time, evenly spaced, plus the timer slack.
- * Fractional: `(burst - 1) / rate` is how early a call may go, less than a whole interval
- * unless the interval is shorter than the slack.
+ * Fractional: `(burst - 1) / rate` seconds is how early a call may go, less than a whole
+ * interval unless the interval is shorter than the slack.
  */
-export const burstFor = (requestsPerSecond: number): number =>
+const burstFor = (requestsPerSecond: number): number =>
   requestsPerSecond === Infinity ? 1 : 1 + timerSlackMillis * requestsPerSecond / 1000
 
 /** Admissions per second over about the last second (sliding window of two 1 s buckets). */
@@ -70,32 +71,49 @@ class RateMeter {
   }
 }
 
-export class KeyQuota {
-  /** What the store is asked to enforce for the key. */
-  limits: Limits
-  private serverRequestsPerSecond = Infinity
-  private serverTokensPerMinute = Infinity
-  /** The adapted rate, `Infinity` until a 429 arrives while no tighter limit is known. */
-  private adaptiveRate = Infinity
-  /** The rate at which the last 429 happened (CUBIC's W_max). */
-  private ceiling = 0
-  /** Seconds CUBIC takes to grow back to `ceiling` (its K). */
-  private recoverySeconds = 0
-  private lastDecreaseAt = -Infinity
-  /** Slow start's concurrency window; `Infinity` when slow start is off. */
-  private window: number
-  /** Smoothed latency of successful calls during slow start, in milliseconds (0: none yet). */
-  private latency = 0
-  /** The sending rate, measured while the rate is unknown or adapted. */
-  private meter: RateMeter | undefined = undefined
+/** Limits a key's configuration asks for, shared by every key configured alike. */
+const configuredLimits = new WeakMap<KeyLimits, Limits>()
 
-  constructor(readonly configured: KeyLimits, private readonly tuning: Tuning) {
-    this.window = tuning.startSlow ? 1 : Infinity
-    this.limits = {
+const limitsOf = (configured: KeyLimits): Limits => {
+  let limits = configuredLimits.get(configured)
+  if (limits === undefined) {
+    limits = {
       requestsPerSecond: configured.requestsPerSecond,
       requestBurst: burstFor(configured.requestsPerSecond),
       tokensPerMinute: configured.tokensPerMinute
     }
+    configuredLimits.set(configured, limits)
+  }
+  return limits
+}
+
+/** What a key learned from its responses; most keys never need it, so it comes on first use. */
+class Learned {
+  serverRequestsPerSecond = Infinity
+  serverTokensPerMinute = Infinity
+  /** The adapted rate, `Infinity` until a 429 arrives while no tighter limit is known. */
+  adaptiveRate = Infinity
+  /** The rate at which the last 429 happened (CUBIC's W_max). */
+  ceiling = 0
+  /** Seconds CUBIC takes to grow back to `ceiling` (its K). */
+  recoverySeconds = 0
+  lastDecreaseAt = -Infinity
+  /** Smoothed latency of successful calls during slow start, in milliseconds (0: none yet). */
+  latency = 0
+  /** The sending rate, measured while the rate is unknown or adapted. */
+  meter: RateMeter | undefined = undefined
+}
+
+export class KeyQuota {
+  /** What the store is asked to enforce for the key. */
+  limits: Limits
+  /** Slow start's concurrency window; `Infinity` when slow start is off. */
+  private window: number
+  private learned: Learned | undefined = undefined
+
+  constructor(readonly configured: KeyLimits, private readonly tuning: Tuning) {
+    this.window = tuning.startSlow ? 1 : Infinity
+    this.limits = limitsOf(configured)
   }
 
   /** Calls allowed in flight at once: the configured cap, and slow start's window while it lasts. */
@@ -108,17 +126,17 @@ export class KeyQuota {
     return this.window !== Infinity && this.limits.requestsPerSecond === Infinity
   }
 
-  /** The quota's request rate as configured or announced by the server. */
-  private get knownRate(): number {
-    return Math.min(this.configured.requestsPerSecond, this.serverRequestsPerSecond)
+  private get learning(): Learned {
+    return this.learned ??= new Learned()
   }
 
   /** A call was admitted at `now`. */
   recordAdmission(now: number): void {
     // Paced to a known limit, there is nothing to measure.
-    if (this.limits.requestsPerSecond !== Infinity && this.adaptiveRate === Infinity) return
-    this.meter ??= new RateMeter(now)
-    this.meter.record(now)
+    if (this.limits.requestsPerSecond !== Infinity && (this.learned?.adaptiveRate ?? Infinity) === Infinity) return
+    const learned = this.learning
+    learned.meter ??= new RateMeter(now)
+    learned.meter.record(now)
   }
 
   /**
@@ -126,38 +144,39 @@ export class KeyQuota {
    * answer wins: a server may raise or lower a quota.
    */
   learn(info: RateLimitInfo | undefined): void {
-    if (info === undefined) return
-    const requests = info.requests.limit
-    const tokens = info.tokens.limit
-    if (isLimit(requests)) this.serverRequestsPerSecond = requests / 60 * this.tuning.share
-    if (isLimit(tokens)) this.serverTokensPerMinute = tokens * this.tuning.share
-    if (isLimit(requests) || isLimit(tokens)) this.refresh()
+    const requests = info?.requests.limit
+    const tokens = info?.tokens.limit
+    if (!isLimit(requests) && !isLimit(tokens)) return
+    const learned = this.learning
+    if (isLimit(requests)) learned.serverRequestsPerSecond = requests / 60 * this.tuning.share
+    if (isLimit(tokens)) learned.serverTokensPerMinute = tokens * this.tuning.share
+    this.refresh(learned)
   }
 
   /**
-   * A call succeeded at `now`. `busy` says whether calls were waiting: only then was the window
-   * or the rate what held calls back, and only then is growing it justified (an idle client
-   * learns nothing about how much more the server would take).
+   * A call admitted at `admittedAt` succeeded at `now`. `busy` says whether calls were
+   * waiting: only then was the window or the rate what held calls back, and only then is
+   * growing it justified (an idle client learns nothing about how much more the server takes).
    */
   succeeded(busy: boolean, admittedAt: number, now: number): void {
     if (this.slowStarting) {
+      const learned = this.learning
       const sample = Math.max(1, now - admittedAt)
-      this.latency = this.latency === 0 ? sample : 0.8 * this.latency + 0.2 * sample
+      learned.latency = learned.latency === 0 ? sample : 0.8 * learned.latency + 0.2 * sample
+      if (busy) this.window++
+      return
     }
-    if (!busy) return
-    if (this.slowStarting) {
-      this.window++
-    } else if (this.adaptiveRate !== Infinity) {
-      // CUBIC: back to the ceiling in `recoverySeconds` (slowing down near it), then probing
-      // beyond it faster and faster; never more than twice the rate actually sent.
-      const t = (now - this.lastDecreaseAt) / 1000 - this.recoverySeconds
-      const cubic = this.tuning.aimdGrowth * t * t * t + this.ceiling
-      const sent = this.meter?.perSecond(now) ?? Infinity
-      const next = Math.min(cubic, 2 * sent)
-      if (next > this.adaptiveRate) {
-        this.adaptiveRate = next
-        this.refresh()
-      }
+    const learned = this.learned
+    if (!busy || learned === undefined || learned.adaptiveRate === Infinity) return
+    // CUBIC: back to the ceiling in `recoverySeconds` (slowing down near it), then probing
+    // beyond it faster and faster; never more than twice the rate actually sent.
+    const t = (now - learned.lastDecreaseAt) / 1000 - learned.recoverySeconds
+    const cubic = this.tuning.aimdGrowth * t * t * t + learned.ceiling
+    const sent = learned.meter?.perSecond(now) ?? Infinity
+    const next = Math.min(cubic, 2 * sent)
+    if (next > learned.adaptiveRate) {
+      learned.adaptiveRate = next
+      this.refresh(learned)
     }
   }
 
@@ -167,36 +186,37 @@ export class KeyQuota {
    * the pause to take when the server did not say how long: one interval at the new rate.
    */
   rateLimited(admittedAt: number, now: number): number {
-    if (admittedAt > this.lastDecreaseAt) {
+    const learned = this.learning
+    if (admittedAt > learned.lastDecreaseAt) {
       const leavingSlowStart = this.slowStarting
       // Cut from what was really sent, when that is less than the pace allowed. Leaving slow
       // start, a full window per round trip is what was sent lately (the meter, averaging over
       // the ramp-up, reads too low).
-      const measured = this.meter?.perSecond(now) ?? Infinity
-      const sent = leavingSlowStart && this.latency > 0
-        ? Math.max(measured === Infinity ? 0 : measured, this.window * 1000 / this.latency)
+      const measured = learned.meter?.perSecond(now) ?? Infinity
+      const sent = leavingSlowStart && learned.latency > 0
+        ? Math.max(measured === Infinity ? 0 : measured, this.window * 1000 / learned.latency)
         : measured
       const current = Math.min(this.limits.requestsPerSecond, sent)
       const base = current === Infinity ? minimumRate : Math.max(minimumRate, current)
-      this.adaptiveRate = Math.max(minimumRate, base * this.tuning.aimdDecrease)
+      learned.adaptiveRate = Math.max(minimumRate, base * this.tuning.aimdDecrease)
       // Slow start's bursts meet a 429 well below the quota as often as above it: there the cut
       // rate is a floor, and the regrowth probes upwards at once instead of levelling off first.
-      this.ceiling = leavingSlowStart ? this.adaptiveRate : base
-      this.recoverySeconds = Math.cbrt((this.ceiling - this.adaptiveRate) / this.tuning.aimdGrowth)
-      this.lastDecreaseAt = now
-      this.meter ??= new RateMeter(now)
-      this.refresh()
+      learned.ceiling = leavingSlowStart ? learned.adaptiveRate : base
+      learned.recoverySeconds = Math.cbrt((learned.ceiling - learned.adaptiveRate) / this.tuning.aimdGrowth)
+      learned.lastDecreaseAt = now
+      learned.meter ??= new RateMeter(now)
+      this.refresh(learned)
     }
     return Math.ceil(1000 / this.limits.requestsPerSecond)
   }
 
-  private refresh(): void {
-    const known = this.knownRate
+  private refresh(learned: Learned): void {
+    const known = Math.min(this.configured.requestsPerSecond, learned.serverRequestsPerSecond)
     // Back to the known limit once the adapted rate has grown past it.
-    if (this.adaptiveRate >= known) this.adaptiveRate = Infinity
-    if (known !== Infinity && this.adaptiveRate === Infinity) this.meter = undefined
-    const requestsPerSecond = Math.min(known, this.adaptiveRate)
-    const tokensPerMinute = Math.min(this.configured.tokensPerMinute, this.serverTokensPerMinute)
+    if (learned.adaptiveRate >= known) learned.adaptiveRate = Infinity
+    if (known !== Infinity && learned.adaptiveRate === Infinity) learned.meter = undefined
+    const requestsPerSecond = Math.min(known, learned.adaptiveRate)
+    const tokensPerMinute = Math.min(this.configured.tokensPerMinute, learned.serverTokensPerMinute)
     if (requestsPerSecond !== this.limits.requestsPerSecond || tokensPerMinute !== this.limits.tokensPerMinute) {
       this.limits = { requestsPerSecond, requestBurst: burstFor(requestsPerSecond), tokensPerMinute }
     }

@@ -1,9 +1,9 @@
 /**
  * The rate limiter engine, written once for every store. In process it keeps, per key, the
  * queue (priorities, bounds, deadlines), the concurrency cap and what is known of the quota
- * (`KeyQuota`: learned limits, slow start, AIMD); the {@link AdmissionStore} takes the one
- * decision that must be shared: "may a call costing N tokens go now?", plus token corrections
- * and the cooldown after a 429.
+ * (`KeyQuota`: learned limits, slow start, AIMD with CUBIC regrowth); the
+ * {@link AdmissionStore} takes the one decision that must be shared: "may a call costing N
+ * tokens go now?", plus token corrections and the cooldown after a 429.
  *
  * How a call gets a permit:
  *
@@ -12,11 +12,13 @@
  * - otherwise it queues, and one dispatcher fiber per key (started by the first waiter, gone
  *   when the queue is empty) serves the queue: most urgent waiter first, one store decision at
  *   a time, sleeping until the store's `retryInMillis`, the next deadline, or a wake-up (a
- *   release, a more urgent arrival). Waiters never poll, so a cooldown ending re-admits them
- *   one by one at the paced rate instead of all at once.
+ *   release that frees room, refunds tokens or changes the limits; a more urgent arrival).
+ *   Waiters never poll, so a cooldown ending re-admits them one by one at the paced rate
+ *   instead of all at once.
  *
- * Releasing a permit teaches the key (headers, success, 429), reconciles tokens, starts the
- * shared cooldown on a 429, and wakes the dispatcher.
+ * Releasing a permit teaches the key (headers, success, 429), reconciles tokens and starts the
+ * shared cooldown on a 429. Only the wait in the queue is interruptible; the bookkeeping around
+ * a store decision is not (a store bounds its own calls, e.g. Redis by its command timeout).
  *
  * @internal
  */
@@ -34,7 +36,7 @@ import {
 } from "../RateLimiter.js"
 import type { AdmissionStore, Limits, StoreUnavailable } from "./admissionStore.js"
 import { KeyQuota } from "./keyQuota.js"
-import { type KeyLimits, resolveOptions, type ResolvedOptions } from "./limiterOptions.js"
+import { resolveOptions, type ResolvedOptions, unlimited } from "./limiterOptions.js"
 import { type QueueNode, WaitQueue } from "./waitQueue.js"
 
 /** The service, plus what tests and benchmarks look at. */
@@ -46,8 +48,6 @@ export interface Engine extends Service {
 type Resume = (effect: Effect.Effect<Permit, RateLimiterRejected>) => void
 
 const ranks: Record<Priority, number> = { critical: 0, normal: 1, background: 2 }
-
-const unlimited: KeyLimits = { requestsPerSecond: Infinity, tokensPerMinute: Infinity, maxConcurrency: Infinity }
 
 class Waiter implements QueueNode<Waiter> {
   prev: Waiter | undefined = undefined
@@ -75,6 +75,8 @@ class KeyState {
   wake: (() => void) | undefined = undefined
   /** A wake-up arrived while the dispatcher was not sleeping: it must not go to sleep. */
   wakePending = false
+  /** The dispatcher sleeps for lack of room (not for the store): a release frees some. */
+  waitingForRoom = false
   coolingDownUntil = 0
 
   constructor(readonly key: string, readonly quota: KeyQuota, public lastUsed: number) {}
@@ -136,8 +138,6 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
     const keys = new Map<string, KeyState>()
     let closed = false
 
-    // --- key state -------------------------------------------------------------------------
-
     const evictIdle = Effect.sync(() => {
       const now = clock.unsafeCurrentTimeMillis()
       for (const [key, state] of keys) {
@@ -181,7 +181,8 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
         waiter,
         "queue-timeout",
         more > 0
-          ? `Call for key ${state.key} would wait ${Math.ceil(now + more - waiter.enqueuedAt)} ms in all, more than maxWait (${options.maxWaitMillis} ms)`
+          ? `Call for key ${state.key} would wait ${Math.ceil(now + more - waiter.enqueuedAt)} ms in all, ` +
+            `more than maxWait (${options.maxWaitMillis} ms)`
           : `Call for key ${state.key} waited ${now - waiter.enqueuedAt} ms, reaching maxWait (${options.maxWaitMillis} ms)`
       )
 
@@ -247,7 +248,8 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
           state.dispatching = false
           return Effect.void
         }
-        if (!state.hasRoom) return pause(state, queue, queue.earliestDeadline() - now)
+        state.waitingForRoom = !state.hasRoom
+        if (state.waitingForRoom) return pause(state, queue, queue.earliestDeadline() - now)
         const limits = state.quota.limits
         if (head.tokens > limits.tokensPerMinute) {
           reject(state, head, "too-large", tooLargeMessage(state.key, head.tokens, limits))
@@ -267,7 +269,9 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
               if (!head.queued) {
                 // The waiter left while the store decided: give the tokens back; the slot is lost.
                 const charged = limits.tokensPerMinute === Infinity ? 0 : head.tokens
-                return charged > 0 ? Effect.zipRight(adjustTokens(state.key, -charged, limits), dispatch(state, queue)) : dispatch(state, queue)
+                return charged > 0
+                  ? Effect.zipRight(adjustTokens(state.key, -charged, limits), dispatch(state, queue))
+                  : dispatch(state, queue)
               }
               queue.remove(head)
               head.permit = grant(state, head.tokens, at, Duration.millis(at - head.enqueuedAt))
@@ -397,6 +401,7 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
         state.inFlight--
         const now = clock.unsafeCurrentTimeMillis()
         state.lastUsed = now
+        const limitsBefore = quota.limits
         quota.learn(outcome.rateLimit)
         let work: Effect.Effect<void> | undefined
         if (outcome.rateLimited === true) {
@@ -415,15 +420,15 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
           const adjust = adjustTokens(state.key, correction, quota.limits)
           work = work === undefined ? adjust : Effect.zipRight(work, adjust)
         }
-        // Wake the dispatcher only once the store knows what happened (cooldown, refund).
-        const wakeIfQueued = () => {
-          if (state.queued > 0) wake(state)
-        }
+        // The dispatcher's sleep is still right unless this release freed room it waits for,
+        // gave tokens back, or changed the limits. Wake it only once the store knows (refund).
+        const wakeDispatcher = state.queued > 0 &&
+          (state.waitingForRoom || correction < 0 || quota.limits !== limitsBefore)
         if (work === undefined) {
-          wakeIfQueued()
+          if (wakeDispatcher) wake(state)
           return Effect.void
         }
-        return Effect.uninterruptible(Effect.ensuring(work, Effect.sync(wakeIfQueued)))
+        return Effect.uninterruptible(wakeDispatcher ? Effect.ensuring(work, Effect.sync(() => wake(state))) : work)
       })
 
     // --- stats ---------------------------------------------------------------------------------

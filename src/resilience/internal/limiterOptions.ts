@@ -72,12 +72,15 @@ const maxConcurrency = (option: string, input: unknown): Either.Either<number, I
     ? Either.right(input as number)
     : invalid(option, "must be an integer >= 1", input)
 
+/** No configured limit of any kind. */
+export const unlimited: KeyLimits = { requestsPerSecond: Infinity, tokensPerMinute: Infinity, maxConcurrency: Infinity }
+
 const resolveLimits = (
   option: string,
   input: ConfiguredLimits | undefined,
   share: number
 ): Either.Either<KeyLimits, InvalidLimiterOptions> => {
-  if (input === undefined) return Either.right({ requestsPerSecond: Infinity, tokensPerMinute: Infinity, maxConcurrency: Infinity })
+  if (input === undefined) return Either.right(unlimited)
   if (typeof input !== "object" || input === null) return invalid(option, "must be an object", input)
   return Either.all({
     perSecond: rate(`${option}.requestsPerSecond`, input.requestsPerSecond),
@@ -113,7 +116,11 @@ const fraction = (
   check: (n: number) => boolean,
   expected: string
 ): Either.Either<number, InvalidLimiterOptions> =>
-  input === undefined ? Either.right(fallback) : isNumber(input) && check(input) ? Either.right(input) : invalid(option, expected, input)
+  input === undefined
+    ? Either.right(fallback)
+    : isNumber(input) && check(input)
+    ? Either.right(input)
+    : invalid(option, expected, input)
 
 /**
  * Check every option and fill in the defaults. Limits given as a function of the key are

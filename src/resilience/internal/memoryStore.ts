@@ -1,11 +1,11 @@
 /**
- * The {@link AdmissionStore} of one process, in memory. Per key: one GCRA timestamp for the
- * request rate, a token bucket holding one minute of tokens, and the cooldown's end. A key
- * whose limits are all infinite and that has no cooldown costs nothing.
+ * The {@link AdmissionStore} of one process, in memory. Per key, three timestamps: GCRA's
+ * theoretical arrival time for the request rate; the same for the token bucket (the time it is
+ * full again, so that its debt is kept as milliseconds of refill); and the cooldown's end. A key
+ * whose limits are all infinite and that has no cooldown holds no state at all.
  *
- * Keys unused for `idleKeyTtlMillis` are evicted once their state is back at rest (pacing
- * caught up, bucket full, no cooldown): a missing key then means exactly what an idle one
- * did, so eviction never grants a burst that keeping the key would have refused.
+ * A key is evicted once all three times are at least `idleKeyTtlMillis` in the past: its state
+ * is then exactly that of a fresh key, so eviction never grants what keeping it would refuse.
  *
  * @internal
  */
@@ -24,62 +24,47 @@ export interface MemoryStore extends AdmissionStore {
 /** Float slack, so that a call arriving exactly on its slot is not refused by rounding. */
 const EPSILON = 1e-6
 
+/** A bucket holds one minute of tokens. */
+const bucketMillis = 60_000
+
 const admitted: Admission = { _tag: "Admitted" }
 
 const wait = (millis: number): Admission => ({ _tag: "Wait", retryInMillis: Math.max(1, Math.ceil(millis)) })
 
 class Entry {
-  /** GCRA theoretical arrival time: when the key's request schedule is caught up. */
-  tat = -Infinity
-  /** Bucket level; meaningful only once `capacity` is finite. */
-  tokens = 0
-  tokensAt = 0
-  /** Tokens per minute the bucket was last used with; `Infinity` before it ever was. */
-  capacity = Infinity
+  /** When the request schedule is caught up (GCRA's theoretical arrival time). */
+  requestsAt = -Infinity
+  /** When the token bucket is full again. */
+  tokensFullAt = -Infinity
   cooldownUntil = -Infinity
-  lastUsed: number
 
-  constructor(now: number) {
-    this.lastUsed = now
-  }
-
-  /** Refill the bucket to `now` at `tokensPerMinute` (a new bucket starts full). */
-  refill(now: number, tokensPerMinute: number): void {
-    this.tokens = this.capacity === Infinity
-      ? tokensPerMinute
-      : Math.min(tokensPerMinute, this.tokens + Math.max(0, now - this.tokensAt) * tokensPerMinute / 60_000)
-    this.capacity = tokensPerMinute
-    this.tokensAt = now
-  }
-
-  /** Indistinguishable from a fresh entry: evicting it changes nothing. */
-  atRest(now: number): boolean {
-    return this.tat <= now && this.cooldownUntil <= now &&
-      (this.capacity === Infinity ||
-        this.tokens + (now - this.tokensAt) * this.capacity / 60_000 >= this.capacity)
+  /** The latest of the three: once that is `ttl` in the past, the key is idle and at rest. */
+  get settledAt(): number {
+    return Math.max(this.requestsAt, this.tokensFullAt, this.cooldownUntil)
   }
 }
 
 const decide = (entry: Entry, now: number, tokens: number, limits: Limits): Admission => {
   if (entry.cooldownUntil > now) return wait(entry.cooldownUntil - now)
   let waitMillis = 0
-  let tat = 0
-  let interval = 0
+  let requestsAt = entry.requestsAt
+  let tokensFullAt = entry.tokensFullAt
   if (limits.requestsPerSecond !== Infinity) {
-    interval = 1000 / limits.requestsPerSecond
-    tat = Math.max(entry.tat, now)
-    // GCRA: a call may go when the schedule is at most (burst - 1) intervals ahead of now.
-    const early = tat - now - (Math.max(1, limits.requestBurst) - 1) * interval
+    const interval = 1000 / limits.requestsPerSecond
+    requestsAt = Math.max(entry.requestsAt, now) + interval
+    // A call may go while the schedule, itself included, is at most `burst` intervals ahead.
+    const early = requestsAt - now - Math.max(1, limits.requestBurst) * interval
     if (early > EPSILON) waitMillis = early
   }
   if (limits.tokensPerMinute !== Infinity) {
-    entry.refill(now, limits.tokensPerMinute)
-    const missing = tokens - entry.tokens
-    if (missing > EPSILON) waitMillis = Math.max(waitMillis, missing * 60_000 / limits.tokensPerMinute)
+    tokensFullAt = Math.max(entry.tokensFullAt, now) + tokens * bucketMillis / limits.tokensPerMinute
+    // It fits while the bucket's debt, this call included, is at most one minute of refill.
+    const short = tokensFullAt - now - bucketMillis
+    if (short > EPSILON) waitMillis = Math.max(waitMillis, short)
   }
   if (waitMillis > 0) return wait(waitMillis)
-  if (interval > 0) entry.tat = tat + interval
-  if (limits.tokensPerMinute !== Infinity) entry.tokens -= tokens
+  entry.requestsAt = requestsAt
+  entry.tokensFullAt = tokensFullAt
   return admitted
 }
 
@@ -91,21 +76,19 @@ export const make = (options: MemoryStoreOptions): Effect.Effect<MemoryStore, ne
     const clock = yield* Effect.clock
     const entries = new Map<string, Entry>()
 
-    const entryOf = (key: string, now: number): Entry => {
+    const entryOf = (key: string): Entry => {
       let entry = entries.get(key)
       if (entry === undefined) {
-        entry = new Entry(now)
+        entry = new Entry()
         entries.set(key, entry)
-      } else {
-        entry.lastUsed = now
       }
       return entry
     }
 
     const evictIdle = Effect.sync(() => {
-      const now = clock.unsafeCurrentTimeMillis()
+      const idleSince = clock.unsafeCurrentTimeMillis() - options.idleKeyTtlMillis
       for (const [key, entry] of entries) {
-        if (now - entry.lastUsed >= options.idleKeyTtlMillis && entry.atRest(now)) entries.delete(key)
+        if (entry.settledAt <= idleSince) entries.delete(key)
       }
     })
     yield* Effect.forkScoped(
@@ -119,24 +102,23 @@ export const make = (options: MemoryStoreOptions): Effect.Effect<MemoryStore, ne
           if (limits.requestsPerSecond === Infinity && limits.tokensPerMinute === Infinity && !entries.has(key)) {
             return admitted
           }
-          return decide(entryOf(key, now), now, tokens, limits)
+          return decide(entryOf(key), now, tokens, limits)
         }),
       adjustTokens: (key, delta, limits) =>
         Effect.sync(() => {
           if (limits.tokensPerMinute === Infinity || delta === 0 || !Number.isFinite(delta)) return
           // A refund to a key that holds no state would only top up a bucket that is already full.
           if (delta < 0 && !entries.has(key)) return
-          const now = clock.unsafeCurrentTimeMillis()
-          const entry = entryOf(key, now)
-          entry.refill(now, limits.tokensPerMinute)
-          entry.tokens = Math.min(limits.tokensPerMinute, entry.tokens - delta)
+          const entry = entryOf(key)
+          // Any time up to now means full: a refund never fills the bucket beyond one minute's worth.
+          entry.tokensFullAt = Math.max(entry.tokensFullAt, clock.unsafeCurrentTimeMillis()) +
+            delta * bucketMillis / limits.tokensPerMinute
         }),
       startCooldown: (key, millis) =>
         Effect.sync(() => {
           if (!(millis > 0)) return
-          const now = clock.unsafeCurrentTimeMillis()
-          const entry = entryOf(key, now)
-          entry.cooldownUntil = Math.max(entry.cooldownUntil, now + millis)
+          const entry = entryOf(key)
+          entry.cooldownUntil = Math.max(entry.cooldownUntil, clock.unsafeCurrentTimeMillis() + millis)
         }),
       size: () => entries.size
     }
