@@ -20,14 +20,17 @@
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { type Config, type ConfigError, Context, Duration, Effect, Layer, Option, ParseResult, Schema, type Scope, Stream } from "effect"
+import { type Config, type ConfigError, Context, Duration, Effect, Layer, Option, ParseResult, Schedule, Schema, type Scope, Stream } from "effect"
 import * as ApiKeyProvider from "./ApiKeyProvider.js"
 import * as GrokConfig from "./GrokConfig.js"
 import * as GrokError from "./GrokError.js"
 import { decodeSse } from "./internal/sse.js"
+import * as DeferredCompletion from "./internal/deferred.js"
 import * as Pipeline from "./internal/pipeline.js"
+import * as ResponsesEndpoint from "./internal/responses.js"
 import * as Streaming from "./internal/streaming.js"
 import * as TokenEstimate from "./internal/tokenEstimate.js"
+import * as CircuitBreaker from "./resilience/CircuitBreaker.js"
 import * as RateLimiter from "./resilience/RateLimiter.js"
 import * as RateLimiterMemory from "./resilience/RateLimiterMemory.js"
 import * as RetryBudget from "./resilience/RetryBudget.js"
@@ -36,6 +39,7 @@ import * as Chat from "./schema/Chat.js"
 import * as ChatStream from "./schema/ChatStream.js"
 import * as Embeddings from "./schema/Embeddings.js"
 import * as Models from "./schema/Models.js"
+import type * as Responses from "./schema/Responses.js"
 
 /**
  * A chat request. `model` defaults to the client's model; `stream` is chosen by the method.
@@ -50,6 +54,13 @@ export type ChatRequest = Omit<Chat.ChatCompletionRequest, "model" | "stream"> &
  * @since 0.1.0
  */
 export type EmbedRequest = Omit<Embeddings.EmbeddingRequest, "model"> & { readonly model?: string | undefined }
+
+/**
+ * A Responses API request. `model` defaults to the client's model; `stream` is chosen by the method.
+ *
+ * @since 0.1.0
+ */
+export type ResponsesRequest = Omit<Responses.ResponseRequest, "model" | "stream"> & { readonly model?: string | undefined }
 
 /**
  * Per-call settings. Anything left out comes from the client (`RetrySettings` layer, config).
@@ -80,6 +91,21 @@ export interface StreamOptions extends CallOptions {
 }
 
 /**
+ * Settings for deferred completions. `attemptTimeout`, `deadline` and `retry` apply to each
+ * HTTP exchange (the submit, each poll); the poll schedule bounds the whole wait.
+ *
+ * @since 0.1.0
+ */
+export interface DeferredOptions extends CallOptions {
+  /**
+   * When to poll again while the completion is pending (input: nothing). When it ends, the
+   * call fails with `Timeout` (phase "deadline") carrying the request id. Default
+   * {@link defaultDeferredPoll}.
+   */
+  readonly poll?: Schedule.Schedule<unknown, void> | undefined
+}
+
+/**
  * @since 0.1.0
  */
 export interface Service {
@@ -97,6 +123,29 @@ export interface Service {
   ) => Stream.Stream<ChatStream.ChatCompletionChunk, GrokError.GrokError>
   readonly models: (options?: CallOptions) => Effect.Effect<Models.ModelList, GrokError.GrokError>
   readonly embed: (request: EmbedRequest, options?: CallOptions) => Effect.Effect<Embeddings.EmbeddingResponse, GrokError.GrokError>
+  /**
+   * A deferred chat completion, for long jobs that should not hold a connection: the request
+   * is sent with `"deferred": true`, then `GET /chat/deferred-completion/{id}` is polled on
+   * `options.poll` until the completion is ready. Submit and polls go through the pipeline
+   * (breaker, limiter, retries, typed errors, metrics); the whole exchange is one call.
+   */
+  readonly chatDeferred: (request: ChatRequest, options?: DeferredOptions) => Effect.Effect<Chat.ChatCompletion, GrokError.GrokError>
+  /**
+   * A response from the Responses API (`POST /responses`), on the same pipeline as chat. A
+   * 200 whose response has `status: "failed"` is a failure.
+   */
+  readonly responses: (request: ResponsesRequest, options?: CallOptions) => Effect.Effect<Responses.Response, GrokError.GrokError>
+  /**
+   * A streamed response from the Responses API. Retried transparently until the first
+   * content event (text, reasoning, function-call arguments, a finished output item); after
+   * it, failures (`response.failed` and `error` events included) end the stream with
+   * `StreamBroken` or `IdleTimeout` carrying the partial output. `response.completed` (or
+   * `response.incomplete`) is the last event and carries the usage.
+   */
+  readonly responsesStream: (
+    request: ResponsesRequest,
+    options?: StreamOptions
+  ) => Stream.Stream<Responses.ResponseEvent, GrokError.GrokError>
 }
 
 /**
@@ -111,6 +160,17 @@ export class GrokClient extends Context.Tag("effect-grok/GrokClient")<GrokClient
  * @since 0.1.0
  */
 export const defaultIdleTimeout: Duration.Duration = Duration.seconds(60)
+
+/**
+ * Deferred completion polling by default: after 1 s, then 1.5 times longer each time up to
+ * one poll every 10 s, for at most 15 minutes.
+ *
+ * @since 0.1.0
+ */
+export const defaultDeferredPoll: Schedule.Schedule<unknown, void> = Schedule.exponential("1 second", 1.5).pipe(
+  Schedule.union(Schedule.spaced("10 seconds")),
+  Schedule.upTo("15 minutes")
+)
 
 const badInput = (error: ParseResult.ParseError) =>
   new GrokError.BadRequest({
@@ -152,7 +212,9 @@ const trackChunk = (partial: Streaming.MutablePartial, chunk: ChatStream.ChatCom
 /**
  * Build the client over an `HttpClient`. Reads, when provided: `RateLimiter` (default: an
  * in-memory limiter owned by this client), `RetryPolicy.RetrySettings` (default policy,
- * budget and timeouts) and `ApiKeyProvider` (default: the configured key).
+ * budget and timeouts), `ApiKeyProvider` (default: the configured key) and `CircuitBreaker`
+ * (default: breakers with `CircuitBreaker.defaults` owned by this client; provide
+ * `CircuitBreaker.layerDisabled` to turn them off).
  *
  * @since 0.1.0
  * @category constructors
@@ -169,7 +231,11 @@ export const make = (
     // A budget is state: without one from the settings, this client owns one for its calls.
     const retry = { ...settings, budget: settings.budget ?? (yield* RetryBudget.make()) }
     const keys = Option.getOrElse(yield* Effect.serviceOption(ApiKeyProvider.ApiKeyProvider), () => ApiKeyProvider.fixed(config.apiKey))
-    const ctx: Pipeline.ClientContext = { config, http, limiter, keys, retry }
+    // Breakers are state too: without a shared one, this client owns its own.
+    const breaker = yield* Effect.serviceOption(CircuitBreaker.CircuitBreaker).pipe(
+      Effect.flatMap(Option.match({ onNone: () => CircuitBreaker.make(), onSome: Effect.succeed }))
+    )
+    const ctx: Pipeline.ClientContext = { config, http, limiter, keys, retry, breaker }
     const url = (path: string) => `${config.baseUrl}${path}`
 
     const settingsOf = (options: CallOptions | undefined): Pipeline.CallSettings => ({
@@ -178,6 +244,15 @@ export const make = (
       attemptTimeout: Duration.decode(options?.attemptTimeout ?? config.attemptTimeout ?? retry.attemptTimeout),
       deadline: Duration.decode(options?.deadline ?? config.deadline ?? retry.deadline)
     })
+
+    const streamSettingsOf = (options: StreamOptions | undefined): Streaming.StreamSettings => {
+      const settings = settingsOf(options)
+      return {
+        ...settings,
+        firstTokenTimeout: options?.firstTokenTimeout === undefined ? settings.attemptTimeout : Duration.decode(options.firstTokenTimeout),
+        idleTimeout: options?.idleTimeout === undefined ? defaultIdleTimeout : Duration.decode(options.idleTimeout)
+      }
+    }
 
     const chatBody = (request: ChatRequest, stream: boolean) =>
       validateChat({ ...request, model: request.model ?? config.model, stream }).pipe(Effect.mapError(badInput))
@@ -203,9 +278,8 @@ export const make = (
       Stream.unwrap(Effect.map(chatBody({
         ...request,
         stream_options: { ...(request.stream_options ?? {}), include_usage: true }
-      }, true), (body) => {
-        const settings = settingsOf(options)
-        return Streaming.stream(ctx, {
+      }, true), (body) =>
+        Streaming.stream(ctx, {
           operation: "chat",
           model: body.model,
           request: HttpClientRequest.post(url("/chat/completions")).pipe(
@@ -228,12 +302,7 @@ export const make = (
           usageOf: (chunk) => chunk.usage ?? undefined,
           isFinal: (chunk) => chunk.choices.some((choice) => choice.finish_reason != null),
           failureOf: () => undefined
-        }, {
-          ...settings,
-          firstTokenTimeout: options?.firstTokenTimeout === undefined ? settings.attemptTimeout : Duration.decode(options.firstTokenTimeout),
-          idleTimeout: options?.idleTimeout === undefined ? defaultIdleTimeout : Duration.decode(options.idleTimeout)
-        })
-      }))
+        }, streamSettingsOf(options))))
 
     const models: Service["models"] = (options) =>
       Pipeline.call(ctx, {
@@ -264,7 +333,22 @@ export const make = (
           }, settingsOf(options))
       )
 
-    return { config, chat, chatStream, models, embed }
+    const chatDeferred: Service["chatDeferred"] = (request, options) =>
+      Effect.flatMap(chatBody({ ...request, deferred: true }, false), (body) =>
+        DeferredCompletion.run(ctx, {
+          model: body.model,
+          submit: HttpClientRequest.post(url("/chat/completions")).pipe(HttpClientRequest.bodyUnsafeJson(body)),
+          tokens: TokenEstimate.estimate(body.messages, body.max_completion_tokens ?? body.max_tokens ?? undefined),
+          poll: (id) => HttpClientRequest.get(url(`/chat/deferred-completion/${encodeURIComponent(id)}`))
+        }, settingsOf(options), options?.poll ?? defaultDeferredPoll))
+
+    const responses: Service["responses"] = (request, options) =>
+      ResponsesEndpoint.call(ctx, { ...request, model: request.model ?? config.model }, settingsOf(options))
+
+    const responsesStream: Service["responsesStream"] = (request, options) =>
+      ResponsesEndpoint.stream(ctx, { ...request, model: request.model ?? config.model }, streamSettingsOf(options))
+
+    return { config, chat, chatStream, chatDeferred, models, embed, responses, responsesStream }
   })
 
 /**

@@ -396,7 +396,8 @@ describe("RateLimiterRedis", () => {
         const outputs = yield* Effect.promise(() => Promise.all([1, 2, 3].map(() => program.run(input))))
         expect(outputs.reduce((sum, output) => sum + output.admitted, 0)).toBe(6)
         for (const output of outputs) {
-          expect(Object.keys(output.refused).every((reason) => reason === "queue-timeout")).toBe(true)
+          // Named on failure: any reason but a queue timeout means a process did not share the quota.
+          expect(Object.keys(output.refused).filter((reason) => reason !== "queue-timeout")).toEqual([])
         }
       }).pipe(Effect.scoped))
 

@@ -15,7 +15,7 @@ export type ScenarioName = "quota-headers" | "quota-no-headers" | "outage" | "mi
  *
  * - `closed`: `requests` calls, `concurrency` at a time (a batch job).
  * - `open`: one call every `1 / perSecond` seconds whatever happens to the others (user traffic).
- * - `overhead`: calls one after another on a healthy server, in blocks alternating with a raw
+ * - `overhead`: calls one after another on a healthy server, each paired with a raw
  *   `HttpClient` call in the same process, so that the difference is the client's own cost.
  *
  * @since 0.1.0
@@ -23,7 +23,7 @@ export type ScenarioName = "quota-headers" | "quota-no-headers" | "outage" | "mi
 export type Workload =
   | { readonly _tag: "closed"; readonly requests: number; readonly concurrency: number }
   | { readonly _tag: "open"; readonly requests: number; readonly perSecond: number }
-  | { readonly _tag: "overhead"; readonly warmup: number; readonly blocks: number; readonly blockSize: number }
+  | { readonly _tag: "overhead"; readonly warmup: number; readonly calls: number }
 
 /** @since 0.1.0 */
 export interface Scenario {
@@ -88,7 +88,7 @@ export const scenarios: ReadonlyArray<Scenario> = [
     name: "overhead",
     title: "Per-call overhead: a healthy server, one call at a time, against a raw HttpClient call in the same process",
     simulator: {},
-    workload: { _tag: "overhead", warmup: 300, blocks: 6, blockSize: 300 }
+    workload: { _tag: "overhead", warmup: 300, calls: 1500 }
   }
 ]
 

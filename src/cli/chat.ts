@@ -1,7 +1,9 @@
 /**
- * `effect-grok chat [--model M] [--base-url URL] [--timeout DURATION] [--max-retries N] [--stream] [--json] PROMPT`
+ * `effect-grok chat [--model M] [--base-url URL] [--timeout DURATION] [--max-retries N] [--stream] [--json] [--api chat|responses] PROMPT`
  *
- * Public API: the flags and the `--json` output are a contract.
+ * Public API: the flags and the `--json` output are a contract. `--api responses` sends the
+ * prompt through the Responses API and reports its usage in the chat shape
+ * (`Responses.chatUsageOf`), so the `--json` output is the same whichever API answered.
  *
  * @internal
  */
@@ -14,6 +16,7 @@ import type * as GrokError from "../GrokError.js"
 import * as RetryPolicy from "../resilience/RetryPolicy.js"
 import * as Chat from "../schema/Chat.js"
 import * as ChatStream from "../schema/ChatStream.js"
+import * as Responses from "../schema/Responses.js"
 import * as Metrics from "../telemetry/Metrics.js"
 import { parseDuration } from "./args.js"
 import { CliExit, describeError, errorJson, printError, printLine, UsageError, write } from "./output.js"
@@ -75,7 +78,14 @@ const maxRetries = Options.integer("max-retries").pipe(
 )
 const stream = Options.boolean("stream").pipe(Options.withDescription("Stream tokens as they arrive"))
 const json = Options.boolean("json").pipe(Options.withDescription("Print one JSON object (success or failure)"))
+const api = Options.choice("api", ["chat", "responses"]).pipe(
+  Options.withDescription("Which API answers: chat completions, or the Responses API"),
+  Options.withDefault("chat")
+)
 const prompt = Args.text({ name: "prompt" }).pipe(Args.atLeast(1), Args.withDescription("The prompt (words are joined)"))
+
+/** A prompt word that is exactly an option's shape (`-x`, `--name`); a quoted prompt with spaces is text. */
+const optionShaped = /^--?[A-Za-z][\w-]*$/
 
 interface ChatResult {
   readonly model: string
@@ -107,12 +117,52 @@ const runChat = (
     return { model: completion.model, content: Chat.contentOf(completion), usage: completion.usage ?? null }
   })
 
+const responseResult = (response: Responses.Response): ChatResult => ({
+  model: response.model,
+  content: Responses.outputText(response),
+  usage: response.usage == null ? null : Responses.chatUsageOf(response.usage)
+})
+
+/** The same prompt through the Responses API; streamed, the text is what the deltas said. */
+const runResponses = (
+  input: string,
+  options: GrokClient.StreamOptions,
+  streamed: boolean,
+  printTokens: boolean
+): Effect.Effect<ChatResult, GrokError.GrokError, GrokClient.GrokClient> =>
+  Effect.gen(function*() {
+    const grok = yield* GrokClient.GrokClient
+    if (!streamed) return responseResult(yield* grok.responses({ input }, options))
+    const nothingYet: ChatResult = { model: "", content: "", usage: null }
+    const result = yield* grok.responsesStream({ input }, options).pipe(
+      Stream.tap((event) =>
+        printTokens && event.type === "response.output_text.delta" && event.delta !== "" ? write(event.delta) : Effect.void
+      ),
+      Stream.runFold(nothingYet, (sofar, event): ChatResult => {
+        const final = Responses.finalResponse(event)
+        if (final !== undefined) return { ...responseResult(final), content: sofar.content }
+        if (event.type === "response.created") return { ...sofar, model: event.response.model }
+        return event.type === "response.output_text.delta" ? { ...sofar, content: sofar.content + event.delta } : sofar
+      })
+    )
+    if (printTokens) yield* write("\n")
+    return result
+  })
+
 /** @internal */
 export const chatCommand = Command.make(
   "chat",
-  { ...connectionOptions, timeout, maxRetries, stream, json, prompt },
+  { ...connectionOptions, timeout, maxRetries, stream, json, api, prompt },
   (flags) =>
     Effect.gen(function*() {
+      // @effect/cli hands unknown flags over as prompt words: refuse them rather than pay
+      // for a call whose prompt is a typo (`--jsn`) or a flag missing its value (`--timeout`).
+      const flagLike = flags.prompt.find((word) => optionShaped.test(word))
+      if (flagLike !== undefined) {
+        return yield* new UsageError({
+          message: `unknown option, or an option without its value: ${flagLike} (to send it as text, quote the whole prompt)`
+        })
+      }
       const config = yield* resolveConfig(flags)
       let policy: RetryPolicy.RetryPolicy<GrokError.GrokError> | undefined
       if (Option.isSome(flags.maxRetries)) {
@@ -121,7 +171,10 @@ export const chatCommand = Command.make(
       }
       const request: GrokClient.ChatRequest = { messages: [{ role: "user", content: flags.prompt.join(" ") }] }
       const before = yield* Metrics.snapshotTotals
-      const exit = yield* runChat(request, { retry: policy }, flags.stream, !flags.json).pipe(
+      const answer = flags.api === "responses"
+        ? runResponses(flags.prompt.join(" "), { retry: policy }, flags.stream, !flags.json)
+        : runChat(request, { retry: policy }, flags.stream, !flags.json)
+      const exit = yield* answer.pipe(
         Effect.provide(clientLayer(config)),
         Effect.exit
       )

@@ -9,16 +9,18 @@
  */
 import type { HttpClient } from "@effect/platform"
 import { HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Clock, Duration, Effect, Exit, Metric, Option, Redacted, type Scope } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, FiberRef, Option, Redacted, type Scope } from "effect"
 import { createHash } from "node:crypto"
 import type * as ApiKeyProvider from "../ApiKeyProvider.js"
 import type { GrokConfig } from "../GrokConfig.js"
 import * as GrokError from "../GrokError.js"
+import type * as CircuitBreaker from "../resilience/CircuitBreaker.js"
 import type * as RateLimiter from "../resilience/RateLimiter.js"
 import * as RateLimitHeaders from "../resilience/RateLimitHeaders.js"
 import type * as RetryBudget from "../resilience/RetryBudget.js"
 import * as RetryPolicy from "../resilience/RetryPolicy.js"
-import * as Metrics from "../telemetry/Metrics.js"
+import * as Record from "../telemetry/internal/record.js"
+import { guarded } from "./breaker.js"
 
 /** Everything a call needs, resolved once when the client is built. */
 export interface ClientContext {
@@ -28,6 +30,8 @@ export interface ClientContext {
   readonly keys: ApiKeyProvider.Service
   /** The retry settings in force, with the budget this client shares between its calls. */
   readonly retry: RetryPolicy.Settings & { readonly budget: RetryBudget.RetryBudget }
+  /** The circuit breakers (per endpoint and model) every attempt passes before the limiter. */
+  readonly breaker: CircuitBreaker.Service
 }
 
 /** Per-call overrides. */
@@ -48,6 +52,8 @@ export interface OutcomeCell {
   retryAfter: Duration.Duration | undefined
   usedTokens: number | undefined
   rateLimited: boolean
+  /** The answer's `x-request-id`, for the attempt's span. */
+  requestId: string | undefined
 }
 
 export type Operation = "chat" | "embeddings" | "models" | "responses"
@@ -109,6 +115,7 @@ const send = (
     const nowMillis = yield* Clock.currentTimeMillis
     const advice = RateLimitHeaders.parse(response.headers, nowMillis)
     cell.status = response.status
+    cell.requestId = advice.requestId
     cell.rateLimit = advice.rateLimit
     cell.retryAfter = advice.retryAfter
     // A 2xx is read by the endpoint's `handle`, which also spots an xAI error inside it.
@@ -151,15 +158,73 @@ export const decodeError = (what: string, body: string, response?: HttpClientRes
     body: body.length > 500 ? `${body.slice(0, 500)}…` : body
   })
 
-/** Tag a metric with the call's model (and more). */
-const tagged = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, tags: Record<string, string>) =>
-  Metric.taggedWithLabels(metric, Object.entries(tags).map(([k, v]) => ({ key: k, value: v }) as never))
+/** The call this attempt belongs to; an attempt made outside `measured` / `stream` gets its own. */
+const currentTrace = (spec: { readonly operation: Operation; readonly model: string }) =>
+  Effect.map(FiberRef.get(Record.currentCall), (trace) => trace ?? Record.makeTrace(spec.operation, spec.model))
 
-const statusLabel = (status: number | null) => (status === null ? "none" : String(status))
+/** Queue depth and permits in flight of the attempt's limiter key, on their gauges. */
+const sampleLimiter = (ctx: ClientContext, key: string, model: string) =>
+  Effect.flatMap(ctx.limiter.stats(key), (stats) => Record.limiterSampled(model, stats))
+
+/** The attempt's span, a child of the call's: numbered, with the wait before it and the limiter's. */
+const inAttemptSpan = (
+  spec: { readonly operation: Operation; readonly model: string },
+  trace: Record.CallTrace,
+  waited: Duration.Duration
+) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.useSpan("effect_grok.attempt", {
+    kind: "client",
+    captureStackTrace: false,
+    attributes: {
+      "gen_ai.operation.name": spec.operation,
+      "gen_ai.request.model": spec.model,
+      "effect_grok.attempt": trace.attempts,
+      "effect_grok.limiter.wait_ms": Duration.toMillis(waited),
+      ...(trace.attempts > 1
+        ? { "effect_grok.retry.delay_ms": trace.retryDelayMillis, "effect_grok.retry.reason": trace.retryReason }
+        : {})
+    }
+  }, (span) => {
+    trace.attemptSpan = span
+    return Effect.withParentSpan(self, span)
+  })
 
 /**
- * One attempt: permit → authorised request with the attempt timeout → `handle`. The permit
- * is released when `scope` closes, with what the attempt learned.
+ * An attempt ended: its status, error and request id on its span and the call's trace; its
+ * metrics. An interrupted attempt (the deadline, a caller giving up) was still sent: it counts.
+ */
+const attemptEnded = <A>(
+  spec: { readonly model: string },
+  trace: Record.CallTrace,
+  cell: OutcomeCell,
+  started: number,
+  exit: Exit.Exit<A, GrokError.GrokError>
+): Effect.Effect<void> => {
+  const error = failureOf(exit)
+  const errorType = Exit.isSuccess(exit)
+    ? undefined
+    : Option.isSome(error)
+    ? error.value._tag
+    : Exit.isInterrupted(exit)
+    ? "interrupted"
+    : "defect"
+  const requestId = Option.isSome(error) ? error.value.requestId ?? cell.requestId : cell.requestId
+  trace.status = cell.status
+  const span = trace.attemptSpan
+  if (span !== undefined) {
+    if (cell.status !== null) span.attribute("http.response.status_code", cell.status)
+    if (errorType !== undefined) span.attribute("error.type", errorType)
+    if (requestId !== undefined) span.attribute("effect_grok.request_id", requestId)
+  }
+  const limit = cell.status === 429 ? limitLabel(error) : undefined
+  return Effect.flatMap(Clock.currentTimeMillis, (now) => Record.attemptEnded(spec.model, cell.status, errorType, now - started, limit))
+}
+
+/**
+ * One attempt: circuit breaker → permit → authorised request with the attempt timeout →
+ * `handle`. The permit is released when `scope` closes, with what the attempt learned. An open
+ * breaker fails fast with `CircuitOpen` and never takes a permit.
  */
 export const attempt = <A>(
   ctx: ClientContext,
@@ -167,10 +232,19 @@ export const attempt = <A>(
   settings: CallSettings,
   apiKey: Redacted.Redacted<string>
 ): Effect.Effect<A, GrokError.GrokError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const cell: OutcomeCell = { status: null, rateLimit: undefined, retryAfter: undefined, usedTokens: undefined, rateLimited: false }
+  guarded(ctx.breaker, spec, Effect.gen(function*() {
+    const cell: OutcomeCell = {
+      status: null,
+      rateLimit: undefined,
+      retryAfter: undefined,
+      usedTokens: undefined,
+      rateLimited: false,
+      requestId: undefined
+    }
+    const key = limitKey(apiKey, spec.model)
+    yield* sampleLimiter(ctx, key, spec.model)
     const permit = yield* Effect.acquireRelease(
-      ctx.limiter.acquire({ key: limitKey(apiKey, spec.model), tokens: spec.tokens, priority: settings.priority }).pipe(
+      ctx.limiter.acquire({ key, tokens: spec.tokens, priority: settings.priority }).pipe(
         Effect.mapError((rejected) =>
           new GrokError.QueueRejected({
             message: rejected.message,
@@ -187,7 +261,10 @@ export const attempt = <A>(
             : { status: cell.status, rateLimit: cell.rateLimit, retryAfter: cell.retryAfter, usedTokens: cell.usedTokens, rateLimited: cell.rateLimited }
         )
     )
-    yield* Metric.update(Metrics.limiterWait, Duration.toSeconds(permit.waited))
+    yield* sampleLimiter(ctx, key, spec.model)
+    yield* Record.limiterWaited(spec.model, Duration.toMillis(permit.waited))
+    const trace = yield* currentTrace(spec)
+    trace.attempts++
     const started = yield* Clock.currentTimeMillis
     const request = HttpClientRequest.bearerToken(spec.request, Redacted.value(apiKey))
     return yield* send(ctx, request, cell).pipe(
@@ -203,27 +280,13 @@ export const attempt = <A>(
             after: settings.attemptTimeout
           })
       }),
-      Effect.onExit((exit) =>
-        Effect.gen(function*() {
-          if (Exit.isInterrupted(exit)) return
-          const elapsed = (yield* Clock.currentTimeMillis) - started
-          const tags = { "gen_ai.request.model": spec.model, "http.response.status_code": statusLabel(cell.status) }
-          yield* Metric.increment(tagged(Metrics.attempts, tags))
-          yield* Metric.update(tagged(Metrics.attemptDuration, tags), elapsed / 1000)
-          if (cell.status === 429) {
-            const limit = Exit.isFailure(exit) && Option.isSome(failureOf(exit)) ? limitLabel(failureOf(exit)) : "unknown"
-            yield* Metric.increment(tagged(Metrics.rateLimited, { "gen_ai.request.model": spec.model, limit }))
-          }
-        })
-      ),
-      Effect.withSpan("effect_grok.attempt", {
-        attributes: { "gen_ai.operation.name": spec.operation, "gen_ai.request.model": spec.model }
-      })
+      Effect.onExit((exit) => attemptEnded(spec, trace, cell, started, exit)),
+      inAttemptSpan(spec, trace, permit.waited)
     )
-  })
+  }))
 
-const failureOf = <A>(exit: Exit.Exit<A, GrokError.GrokError>): Option.Option<GrokError.GrokError> =>
-  Exit.isFailure(exit) ? Option.fromNullable(exit.cause._tag === "Fail" ? exit.cause.error : undefined) : Option.none()
+const failureOf = <A, E>(exit: Exit.Exit<A, E>): Option.Option<E> =>
+  Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
 
 const limitLabel = (error: Option.Option<GrokError.GrokError>): string =>
   Option.match(error, {
@@ -262,23 +325,27 @@ export const withRetries = <A, R>(
     deadline: settings.deadline,
     budget: ctx.retry.budget,
     onRetry: (event) =>
-      Effect.zipRight(
-        Metric.increment(
-          tagged(Metrics.retries, { "gen_ai.request.model": spec.model, reason: event.reason, "error.type": event.error._tag })
-        ),
-        Effect.logInfo("retrying Grok call").pipe(
-          Effect.annotateLogs({
-            operation: spec.operation,
-            model: spec.model,
-            retry: event.attempt,
-            delayMs: Duration.toMillis(event.delay),
-            reason: event.reason,
-            error: event.error._tag,
-            status: event.error.status ?? "none",
-            requestId: event.error.requestId ?? "none"
-          })
+      Effect.flatMap(FiberRef.get(Record.currentCall), (trace) => {
+        if (trace !== undefined) {
+          trace.retryDelayMillis = Duration.toMillis(event.delay)
+          trace.retryReason = event.reason
+        }
+        return Effect.zipRight(
+          Effect.zipRight(Record.retried(spec.model, event.reason, event.error._tag), budgetLevel(ctx)),
+          Effect.logInfo("retrying Grok call").pipe(
+            Effect.annotateLogs({
+              operation: spec.operation,
+              model: spec.model,
+              attempt: event.attempt,
+              delayMs: Duration.toMillis(event.delay),
+              reason: event.reason,
+              error: event.error._tag,
+              status: event.error.status ?? "none",
+              requestId: event.error.requestId ?? "none"
+            })
+          )
         )
-      ),
+      }),
     onDeadline: (after) =>
       new GrokError.Timeout({
         message: `call deadline of ${Duration.format(after)} exceeded`,
@@ -287,66 +354,81 @@ export const withRetries = <A, R>(
         phase: "deadline",
         after
       })
+  }).pipe(Effect.ensuring(budgetLevel(ctx)))
+
+const budgetLevel = (ctx: ClientContext) => Effect.flatMap(ctx.retry.budget.level, Record.retryBudgetLevel)
+
+/** The options of a call's span (client kind, GenAI attributes, no stack capture on the hot path). */
+export const callSpanOptions = (spec: { readonly operation: Operation; readonly model: string }) => ({
+  kind: "client" as const,
+  captureStackTrace: false,
+  attributes: { "gen_ai.operation.name": spec.operation, "gen_ai.request.model": spec.model, "gen_ai.provider.name": Record.provider }
+})
+
+/** The span name the GenAI conventions give a call: `{operation} {model}`, e.g. `chat grok-4`. */
+export const callSpanName = (spec: { readonly operation: Operation; readonly model: string }) => `${spec.operation} ${spec.model}`
+
+/**
+ * A call ended (not interrupted): its metrics, the outcome on its span, and a warning when
+ * it failed. A failure that is not a GrokError (`failure` none, `failed` true) is a defect.
+ */
+export const callEnded = (
+  trace: Record.CallTrace,
+  span: { readonly attribute: (key: string, value: unknown) => void },
+  started: number,
+  failure: Option.Option<{ readonly _tag: string; readonly status?: number | null; readonly requestId?: string | undefined }>,
+  failed: boolean
+): Effect.Effect<void> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const errorType = Option.isSome(failure) ? failure.value._tag : failed ? "defect" : undefined
+    span.attribute("effect_grok.attempts", trace.attempts)
+    if (trace.status !== null) span.attribute("http.response.status_code", trace.status)
+    const recorded = Record.callEnded(trace, errorType, now - started)
+    if (errorType === undefined) return recorded
+    span.attribute("error.type", errorType)
+    return Effect.zipRight(
+      recorded,
+      Effect.logWarning("Grok call failed").pipe(
+        Effect.annotateLogs({
+          operation: trace.operation,
+          model: trace.model,
+          error: errorType,
+          status: Option.isSome(failure) ? failure.value.status ?? "none" : "none",
+          requestId: Option.isSome(failure) ? failure.value.requestId ?? "none" : "none",
+          attempts: trace.attempts,
+          elapsedMs: now - started
+        })
+      )
+    )
   })
 
-/** Record the call-level metrics (requests, end-to-end latency) around `effect`. */
-export const measured = <A, E extends { readonly _tag: string }, R>(
+/**
+ * The call around `effect`: its span (`chat grok-4`, parent of the attempts), its trace, and
+ * at the end its metrics (requests, end-to-end latency including the limiter queue) and,
+ * when it failed, a warning.
+ */
+export const measured = <A, E extends GrokError.GrokError, R>(
   spec: { readonly operation: Operation; readonly model: string },
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
-  Effect.gen(function*() {
-    const started = yield* Clock.currentTimeMillis
-    const exit = yield* Effect.exit(effect)
-    const elapsed = (yield* Clock.currentTimeMillis) - started
-    if (!Exit.isInterrupted(exit)) {
-      const base = { "gen_ai.request.model": spec.model, "gen_ai.operation.name": spec.operation }
-      const outcome = Exit.isSuccess(exit)
-        ? { ...base, outcome: "ok", "error.type": "none" }
-        : { ...base, outcome: "error", "error.type": exit.cause._tag === "Fail" ? exit.cause.error._tag : "defect" }
-      yield* Metric.increment(tagged(Metrics.requests, outcome))
-      yield* Metric.update(tagged(Metrics.operationDuration, base), elapsed / 1000)
-      yield* Metric.update(tagged(Metrics.latencyMillis, { "gen_ai.request.model": spec.model }), elapsed)
-    }
-    return yield* exit
-  }).pipe(
-    Effect.withSpan(`gen_ai.${spec.operation}`, {
-      attributes: { "gen_ai.operation.name": spec.operation, "gen_ai.request.model": spec.model, "gen_ai.system": "xai" }
-    })
-  )
+  Effect.useSpan(callSpanName(spec), callSpanOptions(spec), (span) =>
+    Effect.gen(function*() {
+      const trace = Record.makeTrace(spec.operation, spec.model)
+      const started = yield* Clock.currentTimeMillis
+      const exit = yield* Effect.exit(Record.asCall(trace, Effect.withParentSpan(effect, span)))
+      if (!Exit.isInterrupted(exit)) yield* callEnded(trace, span, started, failureOf(exit), Exit.isFailure(exit))
+      return yield* exit
+    }))
 
-/** Token usage as xAI reports it, recorded per model. */
-export interface UsageLike {
-  readonly prompt_tokens?: number | null | undefined
-  readonly completion_tokens?: number | null | undefined
-  readonly total_tokens?: number | null | undefined
-  readonly prompt_tokens_details?: { readonly cached_tokens?: number | null | undefined } | null | undefined
-  readonly completion_tokens_details?: { readonly reasoning_tokens?: number | null | undefined } | null | undefined
-  readonly cost_in_usd_ticks?: number | null | undefined
-}
+/** Token usage as xAI reports it. */
+export type UsageLike = Record.UsageLike
 
+/** Record a response's usage (tokens, cost) on the metrics and on the running attempt's span. */
 export const recordUsage = (model: string, usage: UsageLike | null | undefined): Effect.Effect<void> =>
   usage == null
     ? Effect.void
-    : Effect.forEach(
-      [
-        ["input", usage.prompt_tokens],
-        ["output", usage.completion_tokens],
-        ["reasoning", usage.completion_tokens_details?.reasoning_tokens],
-        ["cached", usage.prompt_tokens_details?.cached_tokens],
-        ["total", usage.total_tokens]
-      ] as const,
-      ([type, value]) =>
-        value == null || !Number.isFinite(value)
-          ? Effect.void
-          : Metric.incrementBy(tagged(Metrics.tokens, { "gen_ai.request.model": model, "gen_ai.token.type": type }), value),
-      { discard: true }
-    ).pipe(
-      Effect.zipRight(
-        usage.cost_in_usd_ticks == null || !Number.isFinite(usage.cost_in_usd_ticks)
-          ? Effect.void
-          : Metric.incrementBy(tagged(Metrics.costTicks, { "gen_ai.request.model": model }), usage.cost_in_usd_ticks)
-      )
-    )
+    : Effect.flatMap(FiberRef.get(Record.currentCall), (trace) =>
+      Record.usageRecorded(model, trace?.operation ?? "chat", usage, trace?.attemptSpan))
 
 /** A whole non-streaming call: attempts with key refresh, retries, metrics. */
 export const call = <A>(ctx: ClientContext, spec: CallSpec<A>, settings: CallSettings): Effect.Effect<A, GrokError.GrokError> => {

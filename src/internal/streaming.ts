@@ -13,19 +13,21 @@
  * @internal
  */
 import type { HttpClientResponse } from "@effect/platform"
-import { type Chunk, Clock, Duration, Effect, Exit, Metric, Option, Scope, Stream } from "effect"
+import { Cause, type Chunk, Clock, Duration, Effect, Exit, Option, Scope, Stream, type Tracer } from "effect"
 import * as GrokError from "../GrokError.js"
-import * as Metrics from "../telemetry/Metrics.js"
+import * as Record from "../telemetry/internal/record.js"
 import {
   attempt,
   attemptWithKeyRefresh,
+  callEnded,
   type CallSettings,
+  callSpanName,
+  callSpanOptions,
   decodeError,
   isJson,
-  type OutcomeCell,
   type Operation,
+  type OutcomeCell,
   readJsonBody,
-  recordUsage,
   type UsageLike,
   withRetries
 } from "./pipeline.js"
@@ -145,28 +147,17 @@ const open = <A>(
     return { ...opened, scope }
   })
 
-const recordEnd = (spec: { readonly operation: Operation; readonly model: string }, started: number, exit: Exit.Exit<unknown, unknown>) =>
-  Effect.gen(function*() {
-    if (Exit.isInterrupted(exit)) return
-    const elapsed = (yield* Clock.currentTimeMillis) - started
-    const base = [
-      { key: "gen_ai.request.model", value: spec.model },
-      { key: "gen_ai.operation.name", value: spec.operation }
-    ]
-    const errorType = Exit.isSuccess(exit) ? "none" : exit.cause._tag === "Fail" && hasTag(exit.cause.error) ? exit.cause.error._tag : "defect"
-    yield* Metric.increment(
-      Metric.taggedWithLabels(Metrics.requests, [
-        ...base,
-        { key: "outcome", value: Exit.isSuccess(exit) ? "ok" : "error" },
-        { key: "error.type", value: errorType }
-      ] as never)
+/** The call's metrics and span outcome when the stream ends (its scope closes), as for `measured`. */
+const recordEnd = (trace: Record.CallTrace, span: Tracer.Span, started: number, exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isInterrupted(exit)
+    ? Effect.void
+    : callEnded(
+      trace,
+      span,
+      started,
+      Exit.isFailure(exit) ? Option.filter(Cause.failureOption(exit.cause), GrokError.isGrokError) : Option.none(),
+      Exit.isFailure(exit)
     )
-    yield* Metric.update(Metric.taggedWithLabels(Metrics.operationDuration, base as never), elapsed / 1000)
-    yield* Metric.update(Metric.taggedWithLabels(Metrics.latencyMillis, [base[0]] as never), elapsed)
-  })
-
-const hasTag = (u: unknown): u is { readonly _tag: string } =>
-  typeof u === "object" && u !== null && "_tag" in u && typeof u._tag === "string"
 
 /** A streaming call on the shared pipeline. */
 export const stream = <A>(
@@ -177,18 +168,24 @@ export const stream = <A>(
   Stream.unwrapScoped(
     Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
+      // The call's span lives as long as the stream; its attempts are children.
+      const span = yield* Effect.makeSpanScoped(callSpanName(spec), callSpanOptions(spec))
+      const trace = Record.makeTrace(spec.operation, spec.model)
+      // Added first so that it runs last (before the span ends), and also for a call that never got its first content.
+      yield* Effect.addFinalizer((exit) => recordEnd(trace, span, started, exit))
       const refreshed = { done: false }
-      const opened = yield* withRetries(
-        ctx,
-        settings,
-        spec,
-        attemptWithKeyRefresh(ctx, (apiKey) => open(ctx, spec, settings, apiKey), refreshed)
+      const opened = yield* Record.asCall(
+        trace,
+        withRetries(
+          ctx,
+          settings,
+          spec,
+          attemptWithKeyRefresh(ctx, (apiKey) => open(ctx, spec, settings, apiKey), refreshed)
+        ).pipe(Effect.withParentSpan(span))
       )
       const { partial, cell } = opened
       let final = opened.final
-      yield* Effect.addFinalizer((exit) =>
-        Effect.zipRight(Scope.close(opened.scope, exit), recordEnd(spec, started, exit))
-      )
+      yield* Effect.addFinalizer((exit) => Scope.close(opened.scope, exit))
       const observe = (event: A): Effect.Effect<void, GrokError.GrokError> => {
         const failure = spec.failureOf(event)
         if (failure !== undefined) {
@@ -208,12 +205,12 @@ export const stream = <A>(
         const usage = spec.usageOf(event)
         if (usage === undefined) return Effect.void
         if (usage.total_tokens != null) cell.usedTokens = usage.total_tokens
-        return recordUsage(spec.model, usage)
+        return Record.usageRecorded(spec.model, spec.operation, usage, span)
       }
       const buffered = Stream.fromIterable(opened.buffered).pipe(
         Stream.tap((event) => {
           const usage = spec.usageOf(event)
-          return usage === undefined ? Effect.void : recordUsage(spec.model, usage)
+          return usage === undefined ? Effect.void : Record.usageRecorded(spec.model, spec.operation, usage, span)
         })
       )
       const rest: Stream.Stream<A, GrokError.GrokError> = opened.ended

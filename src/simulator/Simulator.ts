@@ -31,6 +31,7 @@ import * as Handler from "./internal/handler.js"
 import { defaultCatalog } from "./internal/models.js"
 import { serve } from "./internal/nodeServer.js"
 import type { Catalog } from "./internal/routes.js"
+import * as DeferredJobs from "./internal/deferred.js"
 import { routes } from "./internal/routes.js"
 import * as SimulatorState from "./internal/state.js"
 import * as Quota from "./Quota.js"
@@ -121,6 +122,12 @@ export interface SimulatorOptions {
   readonly latency?: Duration.DurationInput | undefined
   /** How many of the most recent requests `log` keeps. Default 100 000. */
   readonly logLimit?: number | undefined
+  /**
+   * How long a deferred completion (`"deferred": true`) takes: until then
+   * `GET /v1/chat/deferred-completion/{id}` answers 202. Virtual time (Effect's `Clock`).
+   * Default 2 seconds.
+   */
+  readonly deferredDelay?: Duration.DurationInput | undefined
 }
 
 /**
@@ -202,7 +209,7 @@ export interface Service {
   readonly setQuota: (model: string, quota: Quota.Quota | undefined) => Effect.Effect<void, Quota.InvalidQuota>
   /**
    * Back to the state after start: empty log, counters at zero, full quotas, the initial
-   * fault plan and quotas, and time windows measured from now.
+   * fault plan and quotas, no deferred completions, and time windows measured from now.
    */
   readonly reset: Effect.Effect<void>
 }
@@ -278,6 +285,9 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, Sim
       if (modelQuota !== undefined) modelQuotas.set(model, modelQuota)
     }
     const seed = options.seed === undefined ? String(yield* Random.nextInt) : String(options.seed)
+    const deferred = DeferredJobs.make(
+      yield* Either.mapLeft(DeferredJobs.delayMillis(options.deferredDelay), (message) => new SimulatorStartError({ message }))
+    )
 
     const state = SimulatorState.make({
       faults,
@@ -299,7 +309,8 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, Sim
         latencyMillis: latency,
         seed,
         catalog: makeCatalog(models),
-        routes
+        routes,
+        deferred
       },
       state,
       (entry) => PubSub.publish(ended, entry).pipe(Effect.asVoid)
@@ -326,7 +337,11 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, Sim
       setFaults: (plan) => Effect.flatMap(FaultPlan.validate(plan), (valid) => Effect.sync(() => state.setFaults(valid))),
       setQuota: (model, next) =>
         Effect.flatMap(validateQuota(`quota of model ${model}`, next), (valid) => Effect.sync(() => state.setQuota(model, valid))),
-      reset: Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => state.reset(now)))
+      reset: Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.sync(() => {
+          state.reset(now)
+          deferred.clear()
+        }))
     } satisfies Service
   })
 

@@ -1,18 +1,23 @@
 /**
- * The metrics every Grok call records. Names follow the OpenTelemetry GenAI semantic
- * conventions where one exists (`gen_ai.client.operation.duration`,
- * `gen_ai.client.token.usage`); the rest are `effect_grok.*`.
+ * The metrics every Grok call records. Names and labels follow the OpenTelemetry GenAI
+ * semantic conventions where one exists (`gen_ai.client.operation.duration`,
+ * `gen_ai.client.token.usage`, `gen_ai.request.model`, `gen_ai.operation.name`,
+ * `gen_ai.provider.name`, `gen_ai.token.type`, `error.type`, `http.response.status_code`);
+ * the rest are `effect_grok.*`.
  *
- * Summaries shown by the CLI (`load --json`, `demo --json`) are read from these metrics
+ * These are ordinary Effect metrics in the process-wide registry: read them with
+ * `Metric.value` / `Metric.snapshot`, export them with `Prometheus.layer` or `Otlp.layer`.
+ * Summaries shown by the CLI (`load --json`, `demo --json`) are read from them
  * ({@link snapshotTotals}), never counted separately.
  *
  * @since 0.1.0
  */
-import { Effect, Metric, MetricBoundaries, type MetricPair, MetricState } from "effect"
+import { Effect, Metric, MetricBoundaries, MetricLabel, type MetricPair, MetricState } from "effect"
 
 /**
- * Calls finished, by `gen_ai.request.model`, `gen_ai.operation.name`, `outcome`
- * (`ok` / `error`) and `error.type` (the GrokError tag).
+ * Calls finished (one per call, whatever the number of attempts), by `gen_ai.request.model`,
+ * `gen_ai.operation.name`, `outcome` (`ok` / `error`), `error.type` (the GrokError tag, `none`
+ * on success) and `http.response.status_code` (of the last attempt; `none` without a response).
  *
  * @since 0.1.0
  */
@@ -22,7 +27,8 @@ export const requests = Metric.counter("effect_grok.requests", {
 })
 
 /**
- * HTTP attempts made, by model and `http.response.status_code` (`none` when no response).
+ * HTTP attempts made, retries included, by `gen_ai.request.model`, `http.response.status_code`
+ * (`none` when no response arrived) and `error.type` (`none` on success).
  *
  * @since 0.1.0
  */
@@ -32,7 +38,7 @@ export const attempts = Metric.counter("effect_grok.attempts", {
 })
 
 /**
- * Retries scheduled, by `reason` (`retry-after` / `backoff`) and `error.type`.
+ * Retries scheduled, by `gen_ai.request.model`, `reason` (`retry-after` / `backoff`) and `error.type`.
  *
  * @since 0.1.0
  */
@@ -42,7 +48,8 @@ export const retries = Metric.counter("effect_grok.retries", {
 })
 
 /**
- * Answers with status 429, by model and `limit` (requests / tokens / capacity / quota).
+ * Attempts answered with HTTP 429, by `gen_ai.request.model` and `limit`
+ * (`requests` / `tokens` / `capacity` / `quota` / `unknown`).
  *
  * @since 0.1.0
  */
@@ -51,75 +58,185 @@ export const rateLimited = Metric.counter("effect_grok.rate_limited", {
   incremental: true
 })
 
-const secondsBoundaries = MetricBoundaries.exponential({ start: 0.005, factor: 2, count: 16 })
+/**
+ * Bucket boundaries the GenAI conventions advise for `gen_ai.client.operation.duration`.
+ *
+ * @since 0.1.0
+ */
+export const durationBoundaries: MetricBoundaries.MetricBoundaries = MetricBoundaries.exponential({
+  start: 0.01,
+  factor: 2,
+  count: 14
+})
 
 /**
- * End-to-end duration of a call in seconds (queueing in the limiter, every attempt and wait).
+ * End-to-end duration of a call in seconds: time queued in the limiter, every attempt and
+ * every wait between them. By `gen_ai.request.model`, `gen_ai.operation.name`,
+ * `gen_ai.provider.name` (`x_ai`) and, for failed calls only, `error.type`.
  *
  * @since 0.1.0
  */
 export const operationDuration = Metric.histogram(
   "gen_ai.client.operation.duration",
-  secondsBoundaries,
-  "Duration of a Grok call end to end, in seconds"
+  durationBoundaries,
+  "Duration of a Grok call end to end (limiter queue, attempts, waits), in seconds"
 )
 
 /**
- * Duration of one HTTP attempt in seconds.
+ * Duration of one HTTP attempt in seconds (from the permit to the answer read), by
+ * `gen_ai.request.model` and `http.response.status_code`.
  *
  * @since 0.1.0
  */
 export const attemptDuration = Metric.histogram(
   "effect_grok.attempt.duration",
-  secondsBoundaries,
+  durationBoundaries,
   "Duration of one HTTP attempt, in seconds"
 )
 
 /**
- * End-to-end latency quantiles over the last 10 minutes, in milliseconds: what `--json`
- * summaries report as p50 / p99.
+ * End-to-end call latency quantiles (p50, p90, p95, p99) over the last 10 minutes, in
+ * milliseconds, over every model and operation: what `--json` summaries report. Per-model
+ * latency is in {@link operationDuration}.
  *
  * @since 0.1.0
  */
 export const latencyMillis = Metric.summary({
   name: "effect_grok.latency_ms",
-  description: "End-to-end call latency in milliseconds (quantiles)",
+  description: "End-to-end call latency in milliseconds (quantiles over the last 10 minutes)",
   maxAge: "10 minutes",
   maxSize: 10_000,
   error: 0.001,
-  quantiles: [0.5, 0.9, 0.99]
+  quantiles: [0.5, 0.9, 0.95, 0.99]
 })
 
 /**
- * Tokens used, by model and `gen_ai.token.type` (`input`, `output`, `reasoning`, `cached`, `total`).
+ * Token totals, by `gen_ai.request.model` and `gen_ai.token.type`: `input` (prompt),
+ * `output` (completion), `reasoning`, `cached` (prompt tokens served from cache) and
+ * `total` (the responses' `usage.total_tokens`). Types overlap (`total` includes the others):
+ * sum one type at a time.
  *
  * @since 0.1.0
  */
-export const tokens = Metric.counter("gen_ai.client.token.usage", {
-  description: "Tokens used by Grok calls, from the responses' usage",
+export const tokens = Metric.counter("effect_grok.tokens", {
+  description: "Tokens used by Grok calls, from the responses' usage, by type",
   incremental: true
 })
 
 /**
- * Cost reported by xAI in USD ticks (1 USD = 10^10 ticks), by model.
+ * Bucket boundaries the GenAI conventions advise for `gen_ai.client.token.usage`.
+ *
+ * @since 0.1.0
+ */
+export const tokenBoundaries: MetricBoundaries.MetricBoundaries = MetricBoundaries.exponential({
+  start: 1,
+  factor: 4,
+  count: 14
+})
+
+/**
+ * Tokens per response, as the GenAI conventions define it: by `gen_ai.request.model`,
+ * `gen_ai.operation.name`, `gen_ai.provider.name` and `gen_ai.token.type` (`input` / `output`).
+ *
+ * @since 0.1.0
+ */
+export const tokenUsage = Metric.histogram(
+  "gen_ai.client.token.usage",
+  tokenBoundaries,
+  "Tokens used per Grok response (input / output)"
+)
+
+/**
+ * Cost reported by xAI (`usage.cost_in_usd_ticks`; 1 USD = 10^10 ticks), by `gen_ai.request.model`.
  *
  * @since 0.1.0
  */
 export const costTicks = Metric.counter("effect_grok.cost_usd_ticks", {
-  description: "Cost of Grok calls in USD ticks (1 USD = 1e10 ticks)",
+  description: "Cost of Grok calls in USD ticks (1 USD = 1e10 ticks), from usage.cost_in_usd_ticks",
   incremental: true
 })
 
 /**
- * Time spent waiting for a rate-limiter permit, in seconds.
+ * Time an attempt waited for its rate-limiter permit, in seconds, by `gen_ai.request.model`.
  *
  * @since 0.1.0
  */
 export const limiterWait = Metric.histogram(
   "effect_grok.limiter.wait",
-  secondsBoundaries,
-  "Time a call waited in the rate limiter, in seconds"
+  durationBoundaries,
+  "Time an attempt waited in the rate limiter, in seconds"
 )
+
+/**
+ * Calls waiting for a permit, by `gen_ai.request.model`: sampled from the limiter's
+ * `stats` whenever an attempt arrives at the limiter and whenever one is admitted.
+ *
+ * @since 0.1.0
+ */
+export const limiterQueueDepth = Metric.gauge("effect_grok.limiter.queue_depth", {
+  description: "Calls waiting for a rate-limiter permit"
+})
+
+/**
+ * Permits granted and not yet released, by `gen_ai.request.model` (sampled like {@link limiterQueueDepth}).
+ *
+ * @since 0.1.0
+ */
+export const limiterInFlight = Metric.gauge("effect_grok.limiter.in_flight", {
+  description: "Rate-limiter permits held by calls in flight"
+})
+
+/**
+ * Tokens left in the retry budget (below 1, retries are refused): set after every retry and
+ * at the end of every call. One series per process; with several budgets, the last writer wins.
+ *
+ * @since 0.1.0
+ */
+export const retryBudgetLevel = Metric.gauge("effect_grok.retry_budget.level", {
+  description: "Tokens left in the retry budget (retries are refused below 1)"
+})
+
+/**
+ * State of a circuit breaker, by `effect_grok.breaker.key`: 0 closed, 1 half-open, 2 open.
+ * Set it with {@link setBreakerState}.
+ *
+ * @since 0.1.0
+ */
+export const breakerState = Metric.gauge("effect_grok.breaker.state", {
+  description: "Circuit breaker state: 0 closed, 1 half-open, 2 open"
+})
+
+/**
+ * @since 0.1.0
+ */
+export type BreakerState = "closed" | "half-open" | "open"
+
+const breakerValues: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 }
+const breakerSeries = new Map<string, Metric.Metric.Gauge<number>>()
+
+/**
+ * Record a breaker's state on {@link breakerState}.
+ *
+ * @since 0.1.0
+ */
+export const setBreakerState = (key: string, state: BreakerState): Effect.Effect<void> => {
+  let series = breakerSeries.get(key)
+  if (series === undefined) {
+    series = Metric.taggedWithLabels(breakerState, [MetricLabel.make("effect_grok.breaker.key", key)])
+    breakerSeries.set(key, series)
+  }
+  return Metric.set(series, breakerValues[state])
+}
+
+/**
+ * Alerts notified by `GrokAlerts`, by `rule`.
+ *
+ * @since 0.1.0
+ */
+export const alerts = Metric.counter("effect_grok.alerts", {
+  description: "Alerts notified, by rule",
+  incremental: true
+})
 
 /**
  * Totals over every label set, read from the metric registry.
@@ -135,30 +252,37 @@ export interface Totals {
   readonly latencyMs: { readonly p50: number; readonly p99: number }
 }
 
-const sumCounter = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>, name: string, tag?: readonly [string, string]) => {
+const hasLabel = (pair: MetricPair.MetricPair.Untyped, key: string, value: string) =>
+  pair.metricKey.tags.some((label) => label.key === key && label.value === value)
+
+const sumCounter = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>, name: string, label?: readonly [string, string]) => {
   let sum = 0
   for (const pair of pairs) {
-    if (pair.metricKey.name !== name) continue
-    if (tag !== undefined && !pair.metricKey.tags.some((t) => t.key === tag[0] && t.value === tag[1])) continue
-    if (MetricState.isCounterState(pair.metricState)) sum += Number(pair.metricState.count)
+    if (pair.metricKey.name !== name || !MetricState.isCounterState(pair.metricState)) continue
+    if (label !== undefined && !hasLabel(pair, label[0], label[1])) continue
+    sum += Number(pair.metricState.count)
   }
   return sum
 }
 
-const quantile = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>, name: string, q: number): number => {
-  // Summaries are tagged per model; report the widest value across them (a conservative p-q).
-  let value = 0
+/**
+ * The latency summary's quantile `q`. The summary is recorded without labels; when the
+ * application adds fiber-wide metric labels (`Effect.tagMetrics`) there is one series per
+ * label set, and the busiest one speaks (quantiles cannot be merged).
+ */
+const quantileOf = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>, q: number): number => {
+  let best: MetricState.MetricState.Summary | undefined
   for (const pair of pairs) {
-    if (pair.metricKey.name !== name || !MetricState.isSummaryState(pair.metricState)) continue
-    for (const [quantileOf, v] of pair.metricState.quantiles) {
-      if (quantileOf === q && v._tag === "Some") value = Math.max(value, v.value)
-    }
+    if (pair.metricKey.name !== "effect_grok.latency_ms" || !MetricState.isSummaryState(pair.metricState)) continue
+    if (best === undefined || pair.metricState.count > best.count) best = pair.metricState
   }
-  return Math.round(value * 10) / 10
+  const found = best?.quantiles.find(([quantile]) => quantile === q)?.[1]
+  return found?._tag === "Some" ? Math.round(found.value * 10) / 10 : 0
 }
 
 /**
- * Read the totals from the registry.
+ * Read the totals from the registry. Latency quantiles cover the last 10 minutes of calls
+ * in this process.
  *
  * @since 0.1.0
  */
@@ -168,12 +292,12 @@ export const snapshotTotals: Effect.Effect<Totals> = Effect.map(Metric.snapshot,
   retries: sumCounter(pairs, "effect_grok.retries"),
   status429: sumCounter(pairs, "effect_grok.rate_limited"),
   tokens: {
-    prompt: sumCounter(pairs, "gen_ai.client.token.usage", ["gen_ai.token.type", "input"]),
-    completion: sumCounter(pairs, "gen_ai.client.token.usage", ["gen_ai.token.type", "output"]),
-    reasoning: sumCounter(pairs, "gen_ai.client.token.usage", ["gen_ai.token.type", "reasoning"]),
-    total: sumCounter(pairs, "gen_ai.client.token.usage", ["gen_ai.token.type", "total"])
+    prompt: sumCounter(pairs, "effect_grok.tokens", ["gen_ai.token.type", "input"]),
+    completion: sumCounter(pairs, "effect_grok.tokens", ["gen_ai.token.type", "output"]),
+    reasoning: sumCounter(pairs, "effect_grok.tokens", ["gen_ai.token.type", "reasoning"]),
+    total: sumCounter(pairs, "effect_grok.tokens", ["gen_ai.token.type", "total"])
   },
-  latencyMs: { p50: quantile(pairs, "effect_grok.latency_ms", 0.5), p99: quantile(pairs, "effect_grok.latency_ms", 0.99) }
+  latencyMs: { p50: quantileOf(pairs, 0.5), p99: quantileOf(pairs, 0.99) }
 }))
 
 /**

@@ -30,6 +30,10 @@ const run = (input: LimiterProcessInput) =>
       url: input.url,
       prefix: input.prefix,
       onUnavailable: "fail",
+      // Generous: a cold child on a loaded 2-core CI machine must not read as "Redis unavailable";
+      // what this test checks is the shared quota, not the timeouts (tested elsewhere).
+      commandTimeout: "5 seconds",
+      connectTimeout: "10 seconds",
       limits: { tokensPerMinute: input.tokensPerMinute },
       startSlow: false,
       maxWait: "200 millis"

@@ -19,6 +19,7 @@ import { uuid } from "./ids.js"
 import type { Headers } from "./quotaHeaders.js"
 import * as Reply from "./reply.js"
 import type { Entry, Outcome } from "./requestLog.js"
+import type { DeferredJobs } from "./deferred.js"
 import type { Body, Catalog, Route } from "./routes.js"
 import { dispatch } from "./routes.js"
 import type { State } from "./state.js"
@@ -33,6 +34,7 @@ export interface Settings {
   readonly seed: string
   readonly catalog: Catalog
   readonly routes: ReadonlyArray<Route>
+  readonly deferred: DeferredJobs
 }
 
 interface RawBody {
@@ -140,7 +142,8 @@ export const make = (settings: Settings, state: State, onEnded: (entry: Entry) =
       body,
       nowMillis,
       catalog: settings.catalog,
-      admit: (model, tokens) => state.admit(model, tokens, nowMillis)
+      admit: (model, tokens) => state.admit(model, tokens, nowMillis),
+      deferred: settings.deferred
     }).pipe(Effect.merge)
   }
 

@@ -11,12 +11,14 @@
 import { Effect, Either, Schema } from "effect"
 import type { ReasoningMode } from "../Simulator.js"
 import { chatCompletion, chatCompletionChunks, complete, tokensForText } from "./completions.js"
+import * as DeferredCompletions from "./deferred.js"
 import { DEFAULT_DIMENSIONS, embeddingsResponse } from "./embeddings.js"
 import { uuid } from "./ids.js"
 import { describeIssues } from "./issues.js"
 import { modelList, modelObject } from "./models.js"
 import type { Headers } from "./quotaHeaders.js"
 import * as Reply from "./reply.js"
+import { responses } from "./responses.js"
 import * as XaiErrors from "./xaiErrors.js"
 
 /** The request body: parsed JSON, or why it is not JSON. */
@@ -38,6 +40,8 @@ export interface RouteContext {
   readonly catalog: Catalog
   /** Charges `tokens` to the model's quota: the rate-limit headers to send, or a 429. */
   readonly admit: (model: string, tokens: number) => Effect.Effect<Headers, Reply.Reply>
+  /** The deferred completions submitted and not yet fetched. */
+  readonly deferred: DeferredCompletions.DeferredJobs
 }
 
 export interface Route {
@@ -110,7 +114,8 @@ const ChatRequest = Schema.Struct({
     include_usage: Schema.optional(Schema.NullOr(Schema.Boolean))
   }))),
   max_tokens: Schema.optional(Schema.NullOr(PositiveInt)),
-  max_completion_tokens: Schema.optional(Schema.NullOr(PositiveInt))
+  max_completion_tokens: Schema.optional(Schema.NullOr(PositiveInt)),
+  deferred: Schema.optional(Schema.NullOr(Schema.Boolean))
 })
 
 export const chatCompletions: Route = {
@@ -119,6 +124,7 @@ export const chatCompletions: Route = {
   handle: (context) =>
     Effect.gen(function*() {
       const request = yield* decodeBody(context, ChatRequest)
+      yield* DeferredCompletions.checkRequest(request)
       const completion = complete({
         messages: request.messages,
         maxTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
@@ -126,6 +132,9 @@ export const chatCompletions: Route = {
       })
       const headers = yield* context.admit(request.model, completion.usage.totalTokens)
       const envelope = { id: yield* uuid, created: Math.floor(context.nowMillis / 1000), model: request.model }
+      if (request.deferred === true) {
+        return yield* DeferredCompletions.submit(context, chatCompletion(envelope, completion), headers, completion.usage)
+      }
       return request.stream === true
         ? Reply.stream(
           chatCompletionChunks(envelope, completion, request.stream_options?.include_usage === true),
@@ -180,4 +189,4 @@ export const retrieveModel: Route = {
   }
 }
 
-export const routes: ReadonlyArray<Route> = [chatCompletions, embeddings, listModels, retrieveModel]
+export const routes: ReadonlyArray<Route> = [chatCompletions, embeddings, listModels, retrieveModel, responses, DeferredCompletions.deferredCompletion]

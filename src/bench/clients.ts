@@ -1,0 +1,85 @@
+/**
+ * The clients the benchmark compares, each with its defaults, behind one interface: make
+ * chat call number `index` and say whether a usable answer came back. Each lives in its own
+ * module under `clients/`, loaded only by the process that runs it, so that a process's
+ * memory holds one client library.
+ *
+ * @since 0.1.0
+ */
+import { Effect, type Scope } from "effect"
+import * as EffectHttp from "./clients/effectHttp.js"
+
+/** @since 0.1.0 */
+export type ClientName =
+  | "effect-grok"
+  | "openai"
+  | "ai-sdk"
+  | "p-retry+bottleneck"
+  | "article-loop"
+  | "effect-retryTransient"
+  | "raw-httpclient"
+
+/** The clients compared in every scenario. @since 0.1.0 */
+export const peers: ReadonlyArray<ClientName> = [
+  "effect-grok",
+  "openai",
+  "ai-sdk",
+  "p-retry+bottleneck",
+  "article-loop",
+  "effect-retryTransient"
+]
+
+/** The peers and the raw `HttpClient` baseline (the overhead scenario). @since 0.1.0 */
+export const clientNames: ReadonlyArray<ClientName> = [...peers, "raw-httpclient"]
+
+/** @since 0.1.0 */
+export const isClientName = (name: string): name is ClientName => clientNames.some((client) => client === name)
+
+/** What became of one call: a usable answer, or a failure of some kind (an error tag or class). @since 0.1.0 */
+export type CallOutcome = { readonly ok: true } | { readonly ok: false; readonly kind: string }
+
+/** @since 0.1.0 */
+export interface BenchClient {
+  readonly call: (index: number) => Effect.Effect<CallOutcome>
+}
+
+/** @since 0.1.0 */
+export interface ClientOptions {
+  /** The simulator's base URL, with `/v1`. */
+  readonly url: string
+  readonly apiKey: string
+  /** The quota, when the scenario has one: `p-retry+bottleneck` is configured with it, as its users do. */
+  readonly quotaPerSecond?: number | undefined
+}
+
+/**
+ * The raw `HttpClient` call: the overhead baseline, loaded by every process (it is part of
+ * the harness).
+ *
+ * @since 0.1.0
+ */
+export const raw: (options: ClientOptions) => Effect.Effect<BenchClient, never, Scope.Scope> = EffectHttp.raw
+
+/**
+ * Load and build a client in the current scope.
+ *
+ * @since 0.1.0
+ */
+export const make = (name: ClientName, options: ClientOptions): Effect.Effect<BenchClient, never, Scope.Scope> => {
+  switch (name) {
+    case "effect-grok":
+      return Effect.flatMap(Effect.promise(() => import("./clients/effectGrok.js")), (m) => m.make(options))
+    case "openai":
+      return Effect.flatMap(Effect.promise(() => import("./clients/openai.js")), (m) => m.make(options))
+    case "ai-sdk":
+      return Effect.flatMap(Effect.promise(() => import("./clients/aiSdk.js")), (m) => m.make(options))
+    case "p-retry+bottleneck":
+      return Effect.flatMap(Effect.promise(() => import("./clients/pRetryBottleneck.js")), (m) => m.make(options))
+    case "article-loop":
+      return Effect.flatMap(Effect.promise(() => import("./clients/articleLoop.js")), (m) => m.make(options))
+    case "effect-retryTransient":
+      return EffectHttp.retryTransient(options)
+    case "raw-httpclient":
+      return EffectHttp.raw(options)
+  }
+}

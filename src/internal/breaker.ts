@@ -1,0 +1,60 @@
+/**
+ * The circuit breaker on the Grok pipeline: one breaker per endpoint and model, around each
+ * attempt (inside the retry loop, outside the rate limiter), fed with what GrokErrors say
+ * about xAI's health.
+ *
+ * @internal
+ */
+import { Duration, type Effect } from "effect"
+import * as GrokError from "../GrokError.js"
+import type * as CircuitBreaker from "../resilience/CircuitBreaker.js"
+
+/** `chat:grok-4`: the endpoint and the model, never the API key. */
+export const keyOf = (spec: { readonly operation: string; readonly model: string }): string =>
+  `${spec.operation}:${spec.model}`
+
+/**
+ * Failures are what an unhealthy model does: 5xx, timeouts, broken connections, an error
+ * inside a 200, "at capacity". A 4xx the caller caused, a rate limit on requests or tokens
+ * (the limiter's business) or an exhausted quota prove the server is answering. A call the
+ * limiter refused never reached it.
+ */
+export const classify = (error: GrokError.GrokError): CircuitBreaker.Verdict => {
+  switch (error._tag) {
+    case "ServerError":
+    case "Timeout":
+    case "FirstTokenTimeout":
+    case "TransportError":
+      return "failure"
+    case "ErrorInBody":
+      return error.retryable ? "failure" : "success"
+    case "RateLimited":
+      return error.limit === "capacity" ? "failure" : "success"
+    case "QueueRejected":
+    case "CircuitOpen":
+      return "ignore"
+    default:
+      return "success"
+  }
+}
+
+const circuitOpen = (rejection: CircuitBreaker.Rejection): GrokError.CircuitOpen =>
+  new GrokError.CircuitOpen({
+    message: rejection.state === "open"
+      ? `circuit breaker open for ${rejection.key}: recent calls failed too often (probing again in ${
+        rejection.retryAfter === undefined ? "a moment" : Duration.format(rejection.retryAfter)
+      })`
+      : `circuit breaker half-open for ${rejection.key}: waiting for its probe calls`,
+    status: null,
+    retryable: true,
+    retryAfter: rejection.retryAfter,
+    key: rejection.key
+  })
+
+/** One attempt under the breaker of its endpoint and model. */
+export const guarded = <A, R>(
+  breaker: CircuitBreaker.Service,
+  spec: { readonly operation: string; readonly model: string },
+  attempt: Effect.Effect<A, GrokError.GrokError, R>
+): Effect.Effect<A, GrokError.GrokError, R> =>
+  breaker.guard(keyOf(spec), attempt, { classify, onOpen: circuitOpen })
