@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 
-/** The client service: chat, streaming chat, models, embeddings. @since 0.1.0 */
+/** The client service: chat, streaming chat, models, embeddings, the Responses API. @since 0.1.0 */
 export * as GrokClient from "./GrokClient.js"
 /** Settings and their validation. @since 0.1.0 */
 export * as GrokConfig from "./GrokConfig.js"
@@ -19,6 +19,8 @@ export * as ApiKeyProvider from "./ApiKeyProvider.js"
 export * as Chat from "./schema/Chat.js"
 /** Streaming chunk schemas and the accumulator. @since 0.1.0 */
 export * as ChatStream from "./schema/ChatStream.js"
+/** Responses API schemas: request, response, output items, stream events, usage mapping. @since 0.1.0 */
+export * as Responses from "./schema/Responses.js"
 /** Embeddings schemas. @since 0.1.0 */
 export * as Embeddings from "./schema/Embeddings.js"
 /** xAI error body schemas and the two code vocabularies. @since 0.1.0 */

@@ -774,7 +774,7 @@ describe("GrokClient and the rate limiter", () => {
       yield* Effect.orDie(sim.setFaults([{ fault: { kind: "stall" } }]))
       const before = yield* sim.requestCount
       const stalled = yield* Effect.fork(grok.chat(hello))
-      yield* sim.awaitRequests(before + 1)
+      yield* driven(sim, sim.awaitRequests(before + 1))
       yield* Fiber.interrupt(stalled)
       expect(yield* settled).toEqual({ inFlight: 0, queued: 0 })
 

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Chunk, Clock, ConfigProvider, Duration, Effect, Either, type Scope, Stream } from "effect"
+import { Chunk, Clock, ConfigProvider, Console, Duration, Effect, Either, type Scope, Stream } from "effect"
 import { readFileSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -395,6 +395,46 @@ describe("grok.responsesStream", () => {
       expect(yield* sim.requestCount).toBe(1)
     })))
 
+  it.effect("events and items of types this library does not model arrive as unknown, with what was sent", () =>
+    loopback(Effect.gen(function*() {
+      const search = { type: "web_search_call", id: "ws-1", status: "completed", action: { type: "search", query: "weather" } }
+      const message = { type: "message", id: "msg-1", role: "assistant", status: "completed", content: [{ type: "output_text", text: "Sunny." }] }
+      const done = {
+        ...created,
+        type: "response.completed",
+        response: { ...created.response, status: "completed", output: [search, message], usage: { input_tokens: 5, output_tokens: 2, total_tokens: 7 } }
+      }
+      const { grok, sim } = yield* setup({
+        faults: [{
+          fault: sseAnswer([
+            created,
+            { type: "response.web_search_call.searching", item_id: "ws-1", output_index: 0 },
+            { type: "response.output_item.done", output_index: 0, item: search },
+            textDelta("Sunny."),
+            done
+          ])
+        }]
+      })
+      const events = yield* driven(sim, collect(grok.responsesStream(request)))
+      expect(events.map((event) => event.type)).toEqual([
+        "response.created",
+        "unknown",
+        "response.output_item.done",
+        "response.output_text.delta",
+        "response.completed"
+      ])
+      const progress = events[1]
+      expect(progress?.type === "unknown" ? progress.data : undefined).toEqual({
+        sequence_number: 1,
+        type: "response.web_search_call.searching",
+        item_id: "ws-1",
+        output_index: 0
+      })
+      const final = Responses.finalResponse(events[4]!)
+      expect(final?.output[0]).toEqual({ type: "unknown", data: search })
+      expect(final === undefined ? "" : Responses.outputText(final)).toBe("Sunny.")
+    })))
+
   it.effect("a malformed event: DecodeError, not retried", () =>
     loopback(Effect.gen(function*() {
       const { grok, sim } = yield* setup({ faults: [{ fault: { kind: "malformed" } }] })
@@ -426,15 +466,27 @@ describe("grok.responsesStream", () => {
 // ---------------------------------------------------------------------------
 
 describe("effect-grok chat --api responses", () => {
+  /** `effect-grok chat --base-url <sim> <args>`: the exit code and what a user would see on each stream. */
   const cli = (sim: Simulator.Service, args: ReadonlyArray<string>) =>
     Effect.gen(function*() {
-      const out = { stdout: "", stderr: "" }
+      const out = { stdout: "", stderr: "", console: "" }
+      // @effect/cli and the logger write through Console: kept apart from the command's own output.
+      const base = yield* Console.consoleWith(Effect.succeed)
+      const toConsole = (...parts: ReadonlyArray<unknown>) => void (out.console += `${parts.map(String).join(" ")}\n`)
+      const captured: Console.Console = {
+        ...base,
+        log: (...parts) => Effect.sync(() => toConsole(...parts)),
+        error: (...parts) => Effect.sync(() => toConsole(...parts)),
+        warn: (...parts) => Effect.sync(() => toConsole(...parts)),
+        unsafe: { ...base.unsafe, log: toConsole, error: toConsole, warn: toConsole, info: toConsole, debug: toConsole }
+      }
       const fiber = yield* Effect.fork(run(["chat", "--base-url", sim.url, ...args]).pipe(
         Effect.provideService(CliOutput, {
           stdout: (text) => void (out.stdout += text),
           stderr: (text) => void (out.stderr += text),
           isTTY: false
         }),
+        Console.withConsole(captured),
         Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["XAI_API_KEY", KEY]])))
       ))
       const code = yield* drive(fiber, simulatorActivity(sim))
@@ -490,6 +542,7 @@ describe("effect-grok chat --api responses", () => {
       const sim = yield* simulator()
       const result = yield* cli(sim, ["--api", "completions", "Say", "hi"])
       expect(result.code).toBe(2)
+      expect(result.console).toContain("chat, responses")
       expect(yield* sim.requestCount).toBe(0)
     })))
 })

@@ -136,21 +136,26 @@ export const run = (options: { readonly redisUrl: string | undefined; readonly p
  *
  * @since 0.1.0
  */
-export const table = (results: ReadonlyArray<FleetResult>): string =>
-  [
+export const table = (results: ReadonlyArray<FleetResult>): string => {
+  const failures = results.flatMap((result) =>
+    result.processes.flatMap((p) => (p.error === undefined ? [] : [`- ${result.limiter}, ${p.client}: ${p.error}`]))
+  )
+  return [
     "| limiter | process | ok | failed | attempts | 429s | time (s) | peak RSS (MB) |",
     "|---|---|---:|---:|---:|---:|---:|---:|",
     ...results.flatMap((result) => [
       ...result.processes.map((p) =>
         `| ${result.limiter} | ${p.client} | ${p.ok} | ${p.failed} | ${p.attempts} | ${p.status429} | ${p.seconds.toFixed(1)} | ${
           p.peakRssMB ?? "–"
-        } |${p.error === undefined ? "" : ` ${p.error}`}`
+        } |`
       ),
       `| ${result.limiter} | **all 3, as the server saw them** | ${sum(result.processes, "ok")} | ${sum(result.processes, "failed")} | ${result.server.attempts} | ${result.server.status429} | ${
         result.server.seconds.toFixed(1)
       } (ideal ${result.server.idealSeconds}) | |`
-    ])
+    ]),
+    ...(failures.length === 0 ? [] : ["", "Processes that gave no summary:", "", ...failures])
   ].join("\n")
+}
 
 const sum = (processes: ReadonlyArray<FleetProcess>, field: "ok" | "failed") =>
   processes.reduce((total, p) => total + p[field], 0)

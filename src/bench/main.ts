@@ -5,7 +5,7 @@
  * Every client faces the same simulator (run here, in the parent) with the same load, each in
  * its own child process (`client.ts`) so that its peak memory is its own. Scenarios: a quota
  * with and without rate-limit headers, an outage, mixed faults, per-call overhead. Then the
- * other benchmarks: backoff contention, the in-memory limiter (when `limiter.ts` exists), the
+ * other benchmarks: backoff contention, the in-memory limiter (`limiter.ts`), the
  * Redis limiter and a fleet of 3 `load` processes sharing the quota through Redis (when
  * `redis-server` is on the PATH).
  *
@@ -103,24 +103,21 @@ const runContention = Effect.gen(function*() {
   return `### Backoff contention\n\n100 clients, 10 ms calls, base 10 ms, cap 10 s, mean of 10 runs (see "Backoff contention" above).\n\n${contentionTable(results)}`
 })
 
-/** `src/bench/limiter.ts` is written by another part of the project; run it when it is there. */
-const runLimiterMemory = Effect.gen(function*() {
-  yield* progress("limiter-memory: the in-memory limiter")
-  const specifier = "./limiter.js"
-  const loaded = yield* Effect.tryPromise(async (): Promise<unknown> => await import(specifier)).pipe(Effect.option)
-  const module = Option.getOrUndefined(loaded)
-  if (typeof module !== "object" || module === null || !("benchLimiterMemory" in module) || typeof module.benchLimiterMemory !== "function") {
-    const note = "skipped: src/bench/limiter.ts (benchLimiterMemory) is not there yet"
-    if (json) yield* Console.log(JSON.stringify({ bench: "limiter-memory", skipped: note }))
-    return `### In-memory limiter\n\n${note}.`
-  }
-  const bench = module.benchLimiterMemory
-  const result = yield* Effect.tryPromise(async (): Promise<unknown> => await bench()).pipe(
-    Effect.catchAll((error) => Effect.succeed({ error: String(error.error) }))
-  )
+/**
+ * The in-memory limiter's own benchmark (`limiter.ts`), in a process of its own started with
+ * `--expose-gc`, so that its heap figures are measured after a full collection.
+ */
+const runLimiterMemory = Effect.scoped(Effect.gen(function*() {
+  yield* progress("limiter-memory: the in-memory limiter (its own process, --expose-gc)")
+  const limiterModule = new URL("./limiter.js", import.meta.url).href
+  const script = `import { benchLimiterMemory } from ${JSON.stringify(limiterModule)}\n` +
+    "process.stdout.write(JSON.stringify(await benchLimiterMemory()) + \"\\n\")"
+  const timeout = "120 seconds"
+  const run = yield* runNode(["--expose-gc", "--input-type=module", "-e", script], { timeout })
+  const result = lastJson(run) ?? { error: describeFailure(run, timeout) }
   if (json) yield* Console.log(JSON.stringify({ bench: "limiter-memory", result }))
-  return `### In-memory limiter\n\n\`\`\`json\n${JSON.stringify(result, null, 2)}\n\`\`\``
-})
+  return `### In-memory limiter\n\n\`benchLimiterMemory()\` (src/bench/limiter.ts), run with \`--expose-gc\`.\n\n\`\`\`json\n${JSON.stringify(result, null, 2)}\n\`\`\`\n`
+}))
 
 const runRedis = Effect.scoped(Effect.gen(function*() {
   const redis = yield* RedisServer.start

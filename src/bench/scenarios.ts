@@ -88,7 +88,7 @@ export const scenarios: ReadonlyArray<Scenario> = [
     name: "overhead",
     title: "Per-call overhead: a healthy server, one call at a time, against a raw HttpClient call in the same process",
     simulator: {},
-    workload: { _tag: "overhead", warmup: 300, calls: 1500 }
+    workload: { _tag: "overhead", warmup: 200, calls: 1000 }
   }
 ]
 

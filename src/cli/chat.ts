@@ -1,5 +1,5 @@
 /**
- * `effect-grok chat [--model M] [--base-url URL] [--timeout DURATION] [--max-retries N] [--stream] [--json] [--api chat|responses] PROMPT`
+ * `effect-grok chat [--model M] [--fallback-model M]... [--base-url URL] [--timeout DURATION] [--max-retries N] [--stream] [--json] [--api chat|responses] PROMPT`
  *
  * Public API: the flags and the `--json` output are a contract. `--api responses` sends the
  * prompt through the Responses API and reports its usage in the chat shape
@@ -10,6 +10,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Config, Effect, Either, Layer, Option, Stream } from "effect"
+import * as Fallback from "../Fallback.js"
 import * as GrokClient from "../GrokClient.js"
 import * as GrokConfig from "../GrokConfig.js"
 import type * as GrokError from "../GrokError.js"
@@ -29,6 +30,12 @@ export const connectionOptions = {
     Options.optional
   )
 }
+
+/** `--fallback-model M`, repeatable: models tried in order when the main one is down (shared by `load`). */
+export const fallbackModels = Options.text("fallback-model").pipe(
+  Options.repeated,
+  Options.withDescription("A model to answer when the main one is rate limited, failing or its breaker is open (repeatable, tried in order)")
+)
 
 /**
  * Resolve the client settings from flags and the environment. Bad values are a
@@ -97,15 +104,19 @@ const runChat = (
   request: GrokClient.ChatRequest,
   options: GrokClient.StreamOptions,
   streamed: boolean,
-  printTokens: boolean
+  printTokens: boolean,
+  fallbacks: ReadonlyArray<string>
 ): Effect.Effect<ChatResult, GrokError.GrokError, GrokClient.GrokClient> =>
   Effect.gen(function*() {
     const grok = yield* GrokClient.GrokClient
     if (!streamed) {
-      const completion = yield* grok.chat(request, options)
+      const completion = fallbacks.length === 0
+        ? yield* grok.chat(request, options)
+        : (yield* Fallback.chat(request, { ...options, fallbacks })).value
       return { model: completion.model, content: Chat.contentOf(completion), usage: completion.usage ?? null }
     }
-    const completion = yield* grok.chatStream(request, options).pipe(
+    const chunks = fallbacks.length === 0 ? grok.chatStream(request, options) : Fallback.chatStream(request, { ...options, fallbacks })
+    const completion = yield* chunks.pipe(
       Stream.tap((chunk) => {
         const text = chunk.choices[0]?.delta.content ?? ""
         return printTokens && text !== "" ? write(text) : Effect.void
@@ -152,7 +163,7 @@ const runResponses = (
 /** @internal */
 export const chatCommand = Command.make(
   "chat",
-  { ...connectionOptions, timeout, maxRetries, stream, json, api, prompt },
+  { ...connectionOptions, fallbackModel: fallbackModels, timeout, maxRetries, stream, json, api, prompt },
   (flags) =>
     Effect.gen(function*() {
       // @effect/cli hands unknown flags over as prompt words: refuse them rather than pay
@@ -162,6 +173,9 @@ export const chatCommand = Command.make(
         return yield* new UsageError({
           message: `unknown option, or an option without its value: ${flagLike} (to send it as text, quote the whole prompt)`
         })
+      }
+      if (flags.api === "responses" && flags.fallbackModel.length > 0) {
+        return yield* new UsageError({ message: "--fallback-model works with --api chat only" })
       }
       const config = yield* resolveConfig(flags)
       let policy: RetryPolicy.RetryPolicy<GrokError.GrokError> | undefined
@@ -173,7 +187,7 @@ export const chatCommand = Command.make(
       const before = yield* Metrics.snapshotTotals
       const answer = flags.api === "responses"
         ? runResponses(flags.prompt.join(" "), { retry: policy }, flags.stream, !flags.json)
-        : runChat(request, { retry: policy }, flags.stream, !flags.json)
+        : runChat(request, { retry: policy }, flags.stream, !flags.json, flags.fallbackModel)
       const exit = yield* answer.pipe(
         Effect.provide(clientLayer(config)),
         Effect.exit

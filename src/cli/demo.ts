@@ -22,7 +22,7 @@ import * as RateLimiterMemory from "../resilience/RateLimiterMemory.js"
 import * as Simulator from "../simulator/Simulator.js"
 import * as Metrics from "../telemetry/Metrics.js"
 import { clientLayer } from "./chat.js"
-import { type CallRecord, fileReport, terminalLines } from "./internal/demoReport.js"
+import { type CallRecord, type DemoResult, fileReport, terminalLines } from "./internal/demoReport.js"
 import * as DemoScenario from "./internal/demoScenario.js"
 import * as Live from "./internal/live.js"
 import * as Report from "./internal/report.js"
@@ -31,19 +31,19 @@ import { CliExit, CliOutput, printError, printLine, UsageError, write } from "./
 import { type Progress, runWorkload, type Summary } from "./workload.js"
 
 const requests = Options.integer("requests").pipe(
-  Options.withDescription("How many chat calls to make"),
+  Options.withDescription("How many chat calls to make (default 300)"),
   Options.withDefault(300)
 )
 const concurrency = Options.integer("concurrency").pipe(
-  Options.withDescription("How many calls run at once"),
+  Options.withDescription("How many calls run at once (default 50)"),
   Options.withDefault(50)
 )
 const rps = Options.integer("rps").pipe(
-  Options.withDescription("The simulator's quota in requests per second"),
+  Options.withDescription("The simulator's quota in requests per second (default 20)"),
   Options.withDefault(20)
 )
 const seed = Options.integer("seed").pipe(
-  Options.withDescription("Seed of the simulator's faults (same seed, same faults)"),
+  Options.withDescription("Seed of the simulator's faults: same seed, same faults (default 7)"),
   Options.withDefault(7)
 )
 const report = Options.text("report").pipe(
@@ -166,6 +166,65 @@ const header = (options: { readonly requests: number; readonly concurrency: numb
   ""
 ]
 
+interface DemoFlags {
+  readonly requests: number
+  readonly concurrency: number
+  readonly rps: number
+  readonly seed: number
+  readonly json: boolean
+}
+
+/** The run itself: simulator, client and live view live in this scope and end with it. */
+const runDemo = (flags: DemoFlags, scenario: DemoScenario.Scenario, isTTY: boolean) =>
+  Effect.scoped(Effect.gen(function*() {
+    const sim = yield* Simulator.make({
+      quota: scenario.quota,
+      faults: scenario.faults,
+      seed: flags.seed,
+      apiKeys: [demoKey],
+      headers: "openai",
+      retryAfter: "seconds"
+    }).pipe(Effect.catchAll((error) => failWith(`the simulator did not start: ${error.message}`)))
+    const config = yield* GrokConfig.make({ apiKey: demoKey, baseUrl: sim.url }).pipe(
+      Effect.mapError((error) => new UsageError({ message: `configuration: ${String(error)}` }))
+    )
+    const limiter = yield* RateLimiterMemory.make().pipe(Effect.orDie)
+    const context = yield* Layer.build(clientLayer(config).pipe(Layer.provide(Layer.succeed(RateLimiter.RateLimiter, limiter))))
+    const calls: Array<CallRecord> = []
+    const grok = recording(Context.get(context, GrokClient.GrokClient), calls)
+
+    if (!flags.json) for (const line of header({ ...flags, scenario, url: sim.url })) yield* printLine(line)
+    const progress = yield* Ref.make<Progress>({ done: 0, ok: 0, failed: 0 })
+    const startedAt = yield* Clock.currentTimeMillis
+    const sampler = makeSampler({
+      startedAt,
+      requests: flags.requests,
+      quotaPerSecond: flags.rps,
+      progress,
+      before: yield* Metrics.snapshotTotals,
+      limiter,
+      key: limitKey(config.apiKey, config.model)
+    })
+    const view = makeView(isTTY)
+    // Sampled with --json too: the queue depth goes into the report.
+    const show = (final: boolean) => Effect.flatMap(sampler.sample, (snapshot) => (flags.json ? Effect.void : view.show(snapshot, final)))
+    if (!flags.json) yield* Effect.acquireRelease(view.start, () => view.end)
+    const ticker = yield* Effect.forkScoped(Effect.repeat(show(false), Schedule.spaced(frameEvery)))
+    const summary: Summary = yield* runWorkload({
+      requests: flags.requests,
+      concurrency: flags.concurrency,
+      model: config.model,
+      priorityOf: DemoScenario.priorityOf,
+      onProgress: (now) => Ref.set(progress, now)
+    }).pipe(
+      Effect.provideService(GrokClient.GrokClient, grok),
+      Effect.ensuring(Fiber.interrupt(ticker))
+    )
+    yield* show(true)
+    const timeline = fromLog(yield* sim.log, sampler.queue, startedAt, summary.seconds)
+    return { summary, calls, timeline, url: sim.url }
+  }))
+
 export const demoCommand = Command.make(
   "demo",
   { requests, concurrency, rps, seed, report, json },
@@ -177,57 +236,16 @@ export const demoCommand = Command.make(
       const reportFile = yield* reportFormat(flags.report)
       const scenario = DemoScenario.make({ requests: flags.requests, requestsPerSecond: flags.rps })
       const { isTTY } = yield* CliOutput
+      const { calls, summary, timeline, url } = yield* runDemo(flags, scenario, isTTY)
 
-      const { summary, calls, timeline, url } = yield* Effect.scoped(Effect.gen(function*() {
-        const sim = yield* Simulator.make({
-          quota: scenario.quota,
-          faults: scenario.faults,
-          seed: flags.seed,
-          apiKeys: [demoKey],
-          headers: "openai",
-          retryAfter: "seconds"
-        }).pipe(Effect.catchAll((error) => failWith(`the simulator did not start: ${error.message}`)))
-        const config = yield* GrokConfig.make({ apiKey: demoKey, baseUrl: sim.url }).pipe(
-          Effect.mapError((error) => new UsageError({ message: `configuration: ${String(error)}` }))
-        )
-        const limiter = yield* RateLimiterMemory.make().pipe(Effect.orDie)
-        const context = yield* Layer.build(clientLayer(config).pipe(Layer.provide(Layer.succeed(RateLimiter.RateLimiter, limiter))))
-        const calls: Array<CallRecord> = []
-        const grok = recording(Context.get(context, GrokClient.GrokClient), calls)
-
-        if (!flags.json) for (const line of header({ ...flags, scenario, url: sim.url })) yield* printLine(line)
-        const progress = yield* Ref.make<Progress>({ done: 0, ok: 0, failed: 0 })
-        const startedAt = yield* Clock.currentTimeMillis
-        const sampler = makeSampler({
-          startedAt,
-          requests: flags.requests,
-          quotaPerSecond: flags.rps,
-          progress,
-          before: yield* Metrics.snapshotTotals,
-          limiter,
-          key: limitKey(config.apiKey, config.model)
-        })
-        const view = makeView(isTTY)
-        const show = (final: boolean) =>
-          Effect.flatMap(sampler.sample, (snapshot) => (flags.json ? Effect.void : view.show(snapshot, final)))
-        if (!flags.json) yield* Effect.acquireRelease(view.start, () => view.end)
-        const ticker = yield* Effect.forkScoped(Effect.repeat(show(false), Schedule.spaced(frameEvery)))
-        const summary: Summary = yield* runWorkload({
-          requests: flags.requests,
-          concurrency: flags.concurrency,
-          model: config.model,
-          priorityOf: DemoScenario.priorityOf,
-          onProgress: (now) => Ref.set(progress, now)
-        }).pipe(
-          Effect.provideService(GrokClient.GrokClient, grok),
-          Effect.ensuring(Fiber.interrupt(ticker))
-        )
-        yield* show(true)
-        const timeline = fromLog(yield* sim.log, sampler.queue, startedAt, summary.seconds)
-        return { summary, calls, timeline, url: sim.url }
-      }))
-
-      const result = { summary, calls, timeline, quotaPerSecond: flags.rps, idealSeconds: scenario.idealSeconds, faultLines: scenario.faultLines }
+      const result: DemoResult = {
+        summary,
+        calls,
+        timeline,
+        quotaPerSecond: flags.rps,
+        idealSeconds: scenario.idealSeconds,
+        faultLines: scenario.faultLines
+      }
       if (flags.json) yield* printLine(JSON.stringify(summary))
       else for (const line of terminalLines(result)) yield* printLine(line)
 

@@ -1,5 +1,5 @@
 /**
- * `effect-grok load --base-url URL --model M --requests N --concurrency C [--rpm R] [--tpm T] [--redis URL] [--priority P] [--json]`
+ * `effect-grok load --base-url URL --model M [--fallback-model M]... --requests N --concurrency C [--rpm R] [--tpm T] [--redis URL] [--priority P] [--metrics-port P] [--alert-error-rate X] [--json]`
  *
  * Public API: the flags and the `--json` fields are a contract. Exit 0 only when every
  * request succeeded.
@@ -11,7 +11,8 @@ import { Effect, Layer, Option } from "effect"
 import * as RateLimiter from "../resilience/RateLimiter.js"
 import * as RateLimiterMemory from "../resilience/RateLimiterMemory.js"
 import * as RateLimiterRedis from "../resilience/RateLimiterRedis.js"
-import { clientLayer, connectionOptions, resolveConfig } from "./chat.js"
+import { cliLayer, telemetryOptions } from "../telemetry/internal/cli.js"
+import { clientLayer, connectionOptions, fallbackModels, resolveConfig } from "./chat.js"
 import { CliExit, printError, printLine, UsageError } from "./output.js"
 import { runWorkload, type Summary } from "./workload.js"
 
@@ -52,12 +53,13 @@ export const formatSummary = (summary: Summary): ReadonlyArray<string> => [
   `time      ${summary.seconds.toFixed(2)} s   (${(summary.requests / Math.max(0.001, summary.seconds)).toFixed(1)} requests/s)`,
   `latency   p50 ${summary.metrics.latencyMs.p50} ms   p99 ${summary.metrics.latencyMs.p99} ms`,
   `tokens    ${summary.metrics.tokens.total} (prompt ${summary.metrics.tokens.prompt}, completion ${summary.metrics.tokens.completion}, reasoning ${summary.metrics.tokens.reasoning})`,
-  ...Object.entries(summary.errors).map(([tag, count]) => `error     ${tag} x ${count}`)
+  ...Object.entries(summary.errors).map(([tag, count]) => `error     ${tag} x ${count}`),
+  ...summary.alerts.map((alert) => `alert     ${alert.rule} at ${alert.at}: ${alert.message}`)
 ]
 
 export const loadCommand = Command.make(
   "load",
-  { ...connectionOptions, requests, concurrency, rpm, tpm, redis, priority, json },
+  { ...connectionOptions, fallbackModel: fallbackModels, requests, concurrency, rpm, tpm, redis, priority, ...telemetryOptions, json },
   (flags) =>
     Effect.gen(function*() {
       yield* positive("requests", flags.requests)
@@ -69,8 +71,12 @@ export const loadCommand = Command.make(
         requests: flags.requests,
         concurrency: flags.concurrency,
         model: config.model,
-        priorityOf: () => flags.priority
-      }).pipe(Effect.provide(clientLayer(config).pipe(Layer.provide(limiterLayer(flags)))))
+        priorityOf: () => flags.priority,
+        fallbacks: flags.fallbackModel
+      }).pipe(
+        Effect.provide(clientLayer(config).pipe(Layer.provide(limiterLayer(flags)))),
+        Effect.provide(Layer.mapError(cliLayer(flags), (error) => new UsageError({ message: error.message })))
+      )
       if (flags.json) yield* printLine(JSON.stringify(summary))
       else for (const line of formatSummary(summary)) yield* printError(line)
       if (summary.failed > 0) return yield* new CliExit({ code: 1 })

@@ -33,7 +33,7 @@ const logLevel = (): LogLevel.LogLevel => {
   return LogLevel.allLevels.find((level) => level.label.toLowerCase() === wanted) ?? LogLevel.Warning
 }
 
-const cliLogger = Logger.replace(Logger.defaultLogger, Logger.withLeveledConsole(Logger.logfmtLogger).pipe(Logger.withConsoleError))
+const cliLogger = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
 
 /**
  * Run the CLI on `args` (without the `node script` prefix) and answer the exit code:

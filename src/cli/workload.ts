@@ -6,9 +6,11 @@
  * @internal
  */
 import { Clock, Effect, Ref } from "effect"
+import * as Fallback from "../Fallback.js"
 import * as GrokClient from "../GrokClient.js"
 import type * as GrokError from "../GrokError.js"
 import type * as RateLimiter from "../resilience/RateLimiter.js"
+import { type AlertJson, firedAlerts } from "../telemetry/internal/cli.js"
 import * as Metrics from "../telemetry/Metrics.js"
 
 export interface WorkloadOptions {
@@ -17,6 +19,8 @@ export interface WorkloadOptions {
   readonly model?: string | undefined
   /** Priority of call `index` (0-based). */
   readonly priorityOf: (index: number) => RateLimiter.Priority
+  /** Models tried in order when `model` fails with a rate limit, a server error or an open breaker. */
+  readonly fallbacks?: ReadonlyArray<string> | undefined
   /** Called after every finished call, for live progress. */
   readonly onProgress?: ((progress: Progress) => Effect.Effect<void>) | undefined
 }
@@ -37,9 +41,11 @@ export interface Summary {
   readonly seconds: number
   /** Failures by GrokError tag. */
   readonly errors: Readonly<Record<string, number>>
-  /** Answers by the model that gave them (the response's `model`). */
+  /** Answers by the model that gave them (the response's `model`: with fallbacks, whichever answered). */
   readonly models: Readonly<Record<string, number>>
   readonly metrics: Metrics.Totals
+  /** Alerts that fired during the run (with a `GrokAlerts` service; else empty). */
+  readonly alerts: ReadonlyArray<AlertJson>
 }
 
 const promptOf = (index: number) => `Request ${index + 1}: reply with one short sentence about resilient systems.`
@@ -65,13 +71,18 @@ export const runWorkload = (
         }))
         if (options.onProgress !== undefined) yield* options.onProgress(now)
       })
+    const fallbacks = options.fallbacks ?? []
+    const ask = (index: number) => {
+      const request = { model: options.model, messages: [{ role: "user" as const, content: promptOf(index) }], max_tokens: 64 }
+      const callOptions = { priority: options.priorityOf(index) }
+      return fallbacks.length === 0
+        ? grok.chat(request, callOptions)
+        : Effect.map(Fallback.chat(request, { ...callOptions, fallbacks }), (answer) => answer.value)
+    }
     yield* Effect.forEach(
       Array.from({ length: options.requests }, (_, index) => index),
       (index) =>
-        grok.chat(
-          { model: options.model, messages: [{ role: "user", content: promptOf(index) }], max_tokens: 64 },
-          { priority: options.priorityOf(index) }
-        ).pipe(
+        ask(index).pipe(
           Effect.matchEffect({
             onSuccess: (completion) => record({ ok: true, model: completion.model }),
             onFailure: (error) => record({ ok: false, error })
@@ -81,6 +92,7 @@ export const runWorkload = (
     )
     const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
     const metrics = Metrics.diffTotals(before, yield* Metrics.snapshotTotals)
+    const alerts = yield* firedAlerts
     const { ok, failed } = yield* Ref.get(progress)
     return {
       requests: options.requests,
@@ -91,6 +103,7 @@ export const runWorkload = (
       seconds: Math.round(seconds * 1000) / 1000,
       errors,
       models,
-      metrics
+      metrics,
+      alerts
     }
   })

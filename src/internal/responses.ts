@@ -77,7 +77,7 @@ export const reportedFailure = (
   })!
 
 const failureOfResponse = (
-  response: { readonly error?: Responses.ResponseError | null | undefined; readonly incomplete_details?: { readonly reason?: string | null | undefined } | null | undefined },
+  response: Pick<Responses.Response, "error" | "incomplete_details">,
   http?: HttpClientResponse.HttpClientResponse
 ): GrokError.GrokError => {
   const reason = response.incomplete_details?.reason

@@ -7,8 +7,8 @@
  * today. Responses and events ignore keys they do not name and accept `null` wherever xAI
  * may send it. An output item, content part or stream event of a type this module does not
  * model (server-side tool calls, annotations, tool progress) is kept, decoded as
- * `{ type: "unknown", ... }` with what was sent, so the known ones stay a discriminated
- * union (`switch (event.type)` narrows).
+ * `{ type: "unknown", data }` with `data` as sent (its own `type` included), so the known
+ * ones stay a discriminated union (`switch (event.type)` narrows).
  *
  * Usage differs from chat completions: here `output_tokens` INCLUDES the reasoning tokens
  * and `total_tokens = input_tokens + output_tokens`. {@link chatUsageOf} maps it to the
@@ -29,24 +29,18 @@ import { ChunkDecodeError } from "./ChatStream.js"
 
 const Payload = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
+/** An object as sent: its `type` and every other key. */
+const Sent = Schema.Struct({ type: Schema.String }, OtherKeys)
+
 /**
- * A JSON object whose `type` is none of `known`, decoded as
- * `{ type: "unknown", <field>: <its type>, data: <the whole object> }` (and encoded back).
+ * A JSON object whose `type` is none of `known`, decoded as `{ type: "unknown", data }`
+ * where `data` is the object as sent (`data.type` is its own type), and encoded back to it.
  */
-const unknownOf = <const Field extends string>(field: Field, known: ReadonlyArray<string>, identifier: string) =>
+const unknownOf = (known: ReadonlyArray<string>, identifier: string) =>
   Schema.transform(
-    Schema.Struct(
-      { type: Schema.String.pipe(Schema.filter((type) => !known.includes(type), { message: () => "a type without a schema of its own" })) },
-      OtherKeys
-    ),
-    Schema.Struct({ type: Schema.Literal("unknown"), data: Payload }).pipe(
-      Schema.extend(Schema.Struct({ [field]: Schema.String } as { readonly [K in Field]: typeof Schema.String }))
-    ),
-    {
-      strict: false,
-      decode: (data) => ({ type: "unknown" as const, [field]: data.type, data }),
-      encode: (value) => ({ ...value.data, type: (value as Record<string, unknown>)[field] })
-    }
+    Sent.pipe(Schema.filter((sent) => !known.includes(sent.type), { message: () => "a type without a schema of its own" })),
+    Schema.Struct({ type: Schema.Literal("unknown"), data: Sent }),
+    { strict: true, decode: (data) => ({ type: "unknown" as const, data }), encode: ({ data }) => data }
   ).annotations({ identifier })
 
 // ---------------------------------------------------------------------------
@@ -202,7 +196,7 @@ export const Refusal = Schema.Struct({ type: Schema.Literal("refusal"), refusal:
  *
  * @since 0.1.0
  */
-export const UnknownContent = unknownOf("partType", ["output_text", "refusal"], "UnknownContent")
+export const UnknownContent = unknownOf(["output_text", "refusal"], "UnknownContent")
 
 /**
  * @since 0.1.0
@@ -281,7 +275,7 @@ export interface FunctionCallItem extends Schema.Schema.Type<typeof FunctionCall
  *
  * @since 0.1.0
  */
-export const UnknownItem = unknownOf("itemType", ["message", "reasoning", "function_call"], "UnknownItem")
+export const UnknownItem = unknownOf(["message", "reasoning", "function_call"], "UnknownItem")
 
 /**
  * @since 0.1.0
@@ -551,16 +545,12 @@ const knownEvents = [
 
 /**
  * An event of a type this module does not model (reasoning summary parts, annotations,
- * server-side tool progress such as `response.web_search_call.searching`), as sent:
- * `event` is its `type`, `data` the whole event.
+ * server-side tool progress such as `response.web_search_call.searching`): `data` is the
+ * event as sent.
  *
  * @since 0.1.0
  */
-export const UnknownEvent = unknownOf(
-  "event",
-  knownEvents.map((schema) => schema.fields.type.literals[0]),
-  "UnknownEvent"
-)
+export const UnknownEvent = unknownOf(knownEvents.map((schema) => schema.fields.type.literals[0]), "UnknownEvent")
 
 /**
  * One event of a streamed response.
