@@ -14,6 +14,10 @@ export * as GrokConfig from "./GrokConfig.js"
 export * as GrokError from "./GrokError.js"
 /** Where the API key is read, per attempt (rotation hook). @since 0.1.0 */
 export * as ApiKeyProvider from "./ApiKeyProvider.js"
+/** Model fallback chains on ExecutionPlan. @since 0.1.0 */
+export * as Fallback from "./Fallback.js"
+/** Concurrent one-text embeds batched into few calls. @since 0.1.0 */
+export * as EmbeddingBatcher from "./EmbeddingBatcher.js"
 
 /** Chat completion schemas. @since 0.1.0 */
 export * as Chat from "./schema/Chat.js"
@@ -42,6 +46,8 @@ export * as RateLimiter from "./resilience/RateLimiter.js"
 export * as RateLimiterMemory from "./resilience/RateLimiterMemory.js"
 /** The Redis rate limiter for fleets of processes. @since 0.1.0 */
 export * as RateLimiterRedis from "./resilience/RateLimiterRedis.js"
+/** Circuit breakers per endpoint and model. @since 0.1.0 */
+export * as CircuitBreaker from "./resilience/CircuitBreaker.js"
 
 /** Metrics recorded by every call. @since 0.1.0 */
 export * as Metrics from "./telemetry/Metrics.js"

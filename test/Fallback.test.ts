@@ -107,8 +107,8 @@ describe("Fallback.chat", () => {
         Effect.forEach(Array.from({ length: 30 }), () => Fallback.chat(hello, { fallbacks: ["grok-4-fast"] }))
       )
       expect(answers.every((answer) => answer.model === "grok-4-fast")).toBe(true)
-      // 10 failed attempts (3 calls with their retries, then one more) open the breaker;
-      // after that each call fails over on CircuitOpen without reaching grok-4.
+      // 10 failed attempts (two calls and their 3 retries each, two attempts of the third)
+      // open the breaker; from then on each call fails over on CircuitOpen without reaching grok-4.
       expect(yield* requestsFor("grok-4")).toBe(10)
       expect(answers.at(-1)?.failed.map((failure) => failure.error._tag)).toEqual(["CircuitOpen"])
     })))

@@ -162,7 +162,7 @@ export const decodeError = (what: string, body: string, response?: HttpClientRes
 const currentTrace = (spec: { readonly operation: Operation; readonly model: string }) =>
   Effect.map(FiberRef.get(Record.currentCall), (trace) => trace ?? Record.makeTrace(spec.operation, spec.model))
 
-/** Queue depth and permits in flight of the attempt's limiter key, on their gauges. */
+/** Queue depth and permits in flight of the attempt's limiter key, on their gauges: sampled on arrival, admission and release. */
 const sampleLimiter = (ctx: ClientContext, key: string, model: string) =>
   Effect.flatMap(ctx.limiter.stats(key), (stats) => Record.limiterSampled(model, stats))
 
@@ -259,7 +259,7 @@ export const attempt = <A>(
           Exit.isInterrupted(exit)
             ? { status: null, usedTokens: 0 }
             : { status: cell.status, rateLimit: cell.rateLimit, retryAfter: cell.retryAfter, usedTokens: cell.usedTokens, rateLimited: cell.rateLimited }
-        )
+        ).pipe(Effect.zipRight(sampleLimiter(ctx, key, spec.model)))
     )
     yield* sampleLimiter(ctx, key, spec.model)
     yield* Record.limiterWaited(spec.model, Duration.toMillis(permit.waited))

@@ -107,7 +107,11 @@ export const call = (
         Pipeline.readJsonBody(response).pipe(
           Effect.flatMap((json) =>
             Effect.mapError(decodeResponse(json), (error) =>
-              Pipeline.decodeError(`the response did not match the expected shape: ${firstIssue(error)}`, JSON.stringify(json), response))
+              Pipeline.decodeError(
+                `the response did not match the expected shape: ${firstIssue(error)}`,
+                JSON.stringify(json),
+                response
+              ))
           ),
           Effect.filterOrFail((result) => result.status !== "failed", (result) => failureOfResponse(result, response)),
           Effect.tap((result) => {

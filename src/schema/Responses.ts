@@ -580,7 +580,9 @@ const decodeEvent = (event: SseEvent): Either.Either<ResponseEvent, ChunkDecodeE
   try {
     json = JSON.parse(event.data)
   } catch (error) {
-    return Either.left(new ChunkDecodeError({ message: truncate(`stream event is not JSON: ${String(error)}`), payload: truncate(event.data) }))
+    return Either.left(
+      new ChunkDecodeError({ message: truncate(`stream event is not JSON: ${String(error)}`), payload: truncate(event.data) })
+    )
   }
   return Either.mapLeft(decodeEventEither(json), (error) =>
     new ChunkDecodeError({

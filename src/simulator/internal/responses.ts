@@ -34,7 +34,9 @@ type ResponsesRequest = typeof ResponsesRequest.Type
 
 /** The conversation as chat messages: instructions as a system message, then every input item with a role. */
 const messagesOf = (request: ResponsesRequest): ReadonlyArray<Message> => {
-  const instructions: ReadonlyArray<Message> = request.instructions == null ? [] : [{ role: "system", content: request.instructions }]
+  const instructions: ReadonlyArray<Message> = request.instructions == null
+    ? []
+    : [{ role: "system", content: request.instructions }]
   if (typeof request.input === "string") return [...instructions, { role: "user", content: request.input }]
   return [
     ...instructions,
