@@ -152,6 +152,14 @@ describe("CircuitBreaker (any error)", () => {
       expect(yield* CircuitBreaker.disabled.state(KEY)).toBe("closed")
     }))
 
+  it.effect("a breaker shows on the gauge as closed from its first call", () =>
+    Effect.gen(function*() {
+      yield* Metric.set(Metric.tagged(CircuitBreaker.stateGauge, "key", "fresh"), 2)
+      const breaker = yield* CircuitBreaker.make()
+      yield* breaker.guard("fresh", Effect.void, handlers)
+      expect(yield* gauge("fresh")).toBe(0)
+    }))
+
   it("refuses options out of range", () => {
     const bad: ReadonlyArray<CircuitBreaker.Options> = [
       { failureRatio: 0 },

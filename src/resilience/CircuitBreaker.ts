@@ -164,7 +164,10 @@ export interface Service {
     effect: Effect.Effect<A, E, R>,
     handlers: Handlers<E, E2>
   ) => Effect.Effect<A, E | E2, R>
-  /** The state of `key`'s breaker (`closed` for a key never seen). */
+  /**
+   * The state of `key`'s breaker (`closed` for a key never seen). An open breaker whose break
+   * is over stays `open` until the next call half-opens it.
+   */
   readonly state: (key: string) => Effect.Effect<State>
 }
 
@@ -227,12 +230,17 @@ export const fromValid = (options: ValidOptions): Effect.Effect<Service> =>
       }
       return circuit
     }
+    // A new key shows on the gauge as closed, so dashboards see every breaker.
+    const known = (key: string) =>
+      circuits.has(key)
+        ? Effect.succeed(circuitOf(key))
+        : Effect.as(Metric.set(Metric.tagged(stateGauge, "key", key), gaugeValue.closed), circuitOf(key))
 
     const guard: Service["guard"] = (key, effect, handlers) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
+          const circuit = yield* known(key)
           const now = yield* Clock.currentTimeMillis
-          const circuit = circuitOf(key)
           const [admission, transition] = Circuit.admit(circuit, now, settings)
           yield* report(key, transition)
           if (admission._tag === "Rejected") {

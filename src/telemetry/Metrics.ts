@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Metric, MetricBoundaries, MetricLabel, type MetricPair, MetricState } from "effect"
+import { Effect, Metric, MetricBoundaries, type MetricPair, MetricState } from "effect"
 
 /**
  * Calls finished (one per call, whatever the number of attempts), by `gen_ai.request.model`,
@@ -195,38 +195,6 @@ export const limiterInFlight = Metric.gauge("effect_grok.limiter.in_flight", {
 export const retryBudgetLevel = Metric.gauge("effect_grok.retry_budget.level", {
   description: "Tokens left in the retry budget (retries are refused below 1)"
 })
-
-/**
- * State of a circuit breaker, by `effect_grok.breaker.key`: 0 closed, 1 half-open, 2 open.
- * Set it with {@link setBreakerState}.
- *
- * @since 0.1.0
- */
-export const breakerState = Metric.gauge("effect_grok.breaker.state", {
-  description: "Circuit breaker state: 0 closed, 1 half-open, 2 open"
-})
-
-/**
- * @since 0.1.0
- */
-export type BreakerState = "closed" | "half-open" | "open"
-
-const breakerValues: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 }
-const breakerSeries = new Map<string, Metric.Metric.Gauge<number>>()
-
-/**
- * Record a breaker's state on {@link breakerState}.
- *
- * @since 0.1.0
- */
-export const setBreakerState = (key: string, state: BreakerState): Effect.Effect<void> => {
-  let series = breakerSeries.get(key)
-  if (series === undefined) {
-    series = Metric.taggedWithLabels(breakerState, [MetricLabel.make("effect_grok.breaker.key", key)])
-    breakerSeries.set(key, series)
-  }
-  return Metric.set(series, breakerValues[state])
-}
 
 /**
  * Alerts notified by `GrokAlerts`, by `rule`.

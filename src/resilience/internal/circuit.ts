@@ -131,7 +131,7 @@ export const record = (
 const count = (buckets: Array<Bucket>, verdict: "success" | "failure", now: number, settings: Settings) => {
   const bucketMillis = settings.windowMillis / BUCKETS
   const slot = Math.floor(now / bucketMillis)
-  while (buckets.length > 0 && buckets[0]!.slot <= slot - BUCKETS) buckets.shift()
+  while ((buckets[0]?.slot ?? slot) <= slot - BUCKETS) buckets.shift()
   let current = buckets[buckets.length - 1]
   if (current === undefined || current.slot !== slot) {
     current = { slot, calls: 0, failures: 0 }
