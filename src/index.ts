@@ -51,6 +51,12 @@ export * as CircuitBreaker from "./resilience/CircuitBreaker.js"
 
 /** Metrics recorded by every call. @since 0.1.0 */
 export * as Metrics from "./telemetry/Metrics.js"
+/** Declarative alert rules over the metrics, with de-duplication and cooldown. @since 0.1.0 */
+export * as Alerts from "./telemetry/Alerts.js"
+/** A `/metrics` endpoint for Prometheus scraping. @since 0.1.0 */
+export * as Prometheus from "./telemetry/Prometheus.js"
+/** OTLP export of metrics and spans through @effect/opentelemetry. @since 0.1.0 */
+export * as Otlp from "./telemetry/Otlp.js"
 
 /** The local xAI-compatible simulator. @since 0.1.0 */
 export * as GrokSimulator from "./simulator/Simulator.js"

@@ -176,7 +176,9 @@ describe("rules", () => {
 
   it.scoped("token burn against a budget", () =>
     Effect.gen(function*() {
-      const { received } = yield* collecting([Alerts.tokenBurn({ budget: 1_000_000, per: "1 day", window: "1 hour" })])
+      const { received } = yield* collecting([Alerts.tokenBurn({ budget: 1_000_000, per: "1 day", window: "1 hour" })], {
+        interval: "1 minute"
+      })
       const usage = (total: number) => Record.usageRecorded("alert-model", "chat", { total_tokens: total }, undefined)
       // 1,000 tokens a minute is 1.44 million a day: over budget once the hour's tokens say so.
       yield* every("1 minute", 30, usage(1_000))

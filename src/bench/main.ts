@@ -14,7 +14,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Console, Effect, Either, Option, Schema } from "effect"
+import { Clock, Console, Deferred, Effect, Either, Option, Ref, Schema } from "effect"
 import { availableParallelism, cpus, totalmem } from "node:os"
 import { fileURLToPath } from "node:url"
 import * as Simulator from "../simulator/Simulator.js"
@@ -50,8 +50,12 @@ const progress = (line: string) => Console.error(line)
 const requestsOf = (scenario: Scenario) =>
   scenario.workload._tag === "overhead" ? scenario.workload.calls : scenario.workload.requests
 
-/** One client through one scenario, on a simulator of its own. */
-const runPair = (scenario: Scenario, client: string): Effect.Effect<ResultLine> =>
+/**
+ * One client through one scenario, on a simulator of its own. `startTogether` is awaited once
+ * the child is ready, so that clients run side by side start at the same moment, after every
+ * one of them has booted.
+ */
+const runPair = (scenario: Scenario, client: string, startTogether: Effect.Effect<void>): Effect.Effect<ResultLine> =>
   Effect.scoped(Effect.gen(function*() {
     const sim = yield* Simulator.make({ ...scenario.simulator, seed: 1 }).pipe(Effect.orDie)
     let startMillis = yield* Clock.currentTimeMillis
@@ -60,6 +64,7 @@ const runPair = (scenario: Scenario, client: string): Effect.Effect<ResultLine> 
       {
         timeout: childTimeout,
         onReady: Effect.gen(function*() {
+          yield* startTogether
           yield* sim.reset
           startMillis = yield* Clock.currentTimeMillis
         })
@@ -73,6 +78,14 @@ const runPair = (scenario: Scenario, client: string): Effect.Effect<ResultLine> 
       : failedLine(scenario, client, requestsOf(scenario), server, describeFailure(run, childTimeout), peakRss)
   }))
 
+/** Completes for everyone once `count` callers have arrived. */
+const startingLine = (count: number) =>
+  Effect.map(Effect.all([Deferred.make<void>(), Ref.make(0)]), ([everyone, arrived]) =>
+    Effect.gen(function*() {
+      if ((yield* Ref.updateAndGet(arrived, (n) => n + 1)) >= count) yield* Deferred.succeed(everyone, undefined)
+      yield* Deferred.await(everyone)
+    }))
+
 const runScenario = (scenario: Scenario) =>
   Effect.gen(function*() {
     yield* progress(`${scenario.name}: ${scenario.title}`)
@@ -80,18 +93,21 @@ const runScenario = (scenario: Scenario) =>
       onlyClients === undefined || onlyClients.includes(client)
     )
     // The outage lasts 20 s whatever the client does: its clients run side by side, each on
-    // its own simulator. The others run one at a time so that timings do not compete.
+    // its own simulator, and start together once all have booted. The others run one at a
+    // time so that timings do not compete.
+    const sideBySide = scenario.name === "outage"
+    const barrier = yield* startingLine(sideBySide ? clients.length : 1)
     const lines = yield* Effect.forEach(
       clients,
       (client) =>
-        runPair(scenario, client).pipe(
+        runPair(scenario, client, barrier).pipe(
           Effect.tap((line) =>
             json
               ? Console.log(JSON.stringify(line))
               : progress(`  ${line.client}: ok ${line.ok}/${line.requests}, attempts ${line.attempts}, 429s ${line.status429}, ${line.seconds} s${line.error === undefined ? "" : ` (${line.error})`}`)
           )
         ),
-      { concurrency: scenario.name === "outage" ? "unbounded" : 1 }
+      { concurrency: sideBySide ? "unbounded" : 1 }
     )
     return `### ${scenario.name}\n\n${scenario.title}.\n\n${scenarioTable(scenario, lines)}`
   })

@@ -25,12 +25,14 @@ const root = Command.make("effect-grok").pipe(
 const cli = Command.run(root, { name: "effect-grok", version })
 
 /**
- * Logs go to stderr, so stdout carries only results (one JSON object with `--json`); the
- * level is Warning unless `EFFECT_GROK_LOG_LEVEL` (e.g. `Info`, `Debug`) says otherwise.
+ * Logs go to stderr, so stdout carries only results (one JSON object with `--json`). The
+ * level is Error unless `EFFECT_GROK_LOG_LEVEL` (e.g. `Warning`, `Info`, `Debug`) says
+ * otherwise: every command already reports its failures, retries and alerts in its own
+ * output, and a warning per failed call would drown the demo's live view.
  */
 const logLevel = (): LogLevel.LogLevel => {
   const wanted = (process.env["EFFECT_GROK_LOG_LEVEL"] ?? "").toLowerCase()
-  return LogLevel.allLevels.find((level) => level.label.toLowerCase() === wanted) ?? LogLevel.Warning
+  return LogLevel.allLevels.find((level) => level.label.toLowerCase() === wanted) ?? LogLevel.Error
 }
 
 const cliLogger = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
