@@ -184,6 +184,15 @@ describe("bench results", () => {
     expect(table).not.toContain("- 429s")
   })
 
+  it("values that print alike tie: no peer wins by a difference the table does not show", () => {
+    const table = scenarioTable(scenario("quota-headers"), [
+      line("effect-grok", { seconds: 10.001 }),
+      line("p-retry+bottleneck", { seconds: 9.967 })
+    ])
+    expect(table.split("\n").filter((row) => row.includes("| **10.0** |"))).toHaveLength(2)
+    expect(table).not.toContain("Where a peer wins")
+  })
+
   it("usable answers: a completion with text counts, an xAI error inside a 200 does not", () => {
     expect(contentOf({ choices: [{ message: { role: "assistant", content: "Hi." } }] })).toBe("Hi.")
     expect(contentOf({ code: "The service is currently unavailable", error: "Timed out waiting for first token" })).toBeUndefined()

@@ -12,6 +12,7 @@ import * as EffectHttp from "./clients/effectHttp.js"
 /** @since 0.1.0 */
 export type ClientName =
   | "effect-grok"
+  | "effect-grok+quota"
   | "openai"
   | "ai-sdk"
   | "p-retry+bottleneck"
@@ -29,8 +30,16 @@ export const peers: ReadonlyArray<ClientName> = [
   "effect-retryTransient"
 ]
 
-/** The peers and the raw `HttpClient` baseline (the overhead scenario). @since 0.1.0 */
-export const clientNames: ReadonlyArray<ClientName> = [...peers, "raw-httpclient"]
+/**
+ * effect-grok told the quota up front (`RateLimiterMemory.layer({ limits })`), as
+ * `p-retry+bottleneck` is: run in the quota scenarios, next to the default that learns it.
+ *
+ * @since 0.1.0
+ */
+export const toldTheQuota: ClientName = "effect-grok+quota"
+
+/** Every client: the peers, effect-grok told the quota, the raw `HttpClient` baseline. @since 0.1.0 */
+export const clientNames: ReadonlyArray<ClientName> = [...peers, toldTheQuota, "raw-httpclient"]
 
 /** @since 0.1.0 */
 export const isClientName = (name: string): name is ClientName => clientNames.some((client) => client === name)
@@ -48,7 +57,7 @@ export interface ClientOptions {
   /** The simulator's base URL, with `/v1`. */
   readonly url: string
   readonly apiKey: string
-  /** The quota, when the scenario has one: `p-retry+bottleneck` is configured with it, as its users do. */
+  /** The quota, when the scenario has one: `p-retry+bottleneck` and `effect-grok+quota` are configured with it. */
   readonly quotaPerSecond?: number | undefined
 }
 
@@ -69,6 +78,8 @@ export const make = (name: ClientName, options: ClientOptions): Effect.Effect<Be
   switch (name) {
     case "effect-grok":
       return Effect.flatMap(Effect.promise(() => import("./clients/effectGrok.js")), (m) => m.make(options))
+    case "effect-grok+quota":
+      return Effect.flatMap(Effect.promise(() => import("./clients/effectGrok.js")), (m) => m.makeToldTheQuota(options))
     case "openai":
       return Effect.flatMap(Effect.promise(() => import("./clients/openai.js")), (m) => m.make(options))
     case "ai-sdk":

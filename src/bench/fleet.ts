@@ -141,17 +141,17 @@ export const table = (results: ReadonlyArray<FleetResult>): string => {
     result.processes.flatMap((p) => (p.error === undefined ? [] : [`- ${result.limiter}, ${p.client}: ${p.error}`]))
   )
   return [
-    "| limiter | process | ok | failed | attempts | 429s | time (s) | peak RSS (MB) |",
-    "|---|---|---:|---:|---:|---:|---:|---:|",
+    "| limiter | process | ok | failed | attempts | 429s | time (s) | failures | peak RSS (MB) |",
+    "|---|---|---:|---:|---:|---:|---:|---|---:|",
     ...results.flatMap((result) => [
       ...result.processes.map((p) =>
         `| ${result.limiter} | ${p.client} | ${p.ok} | ${p.failed} | ${p.attempts} | ${p.status429} | ${p.seconds.toFixed(1)} | ${
-          p.peakRssMB ?? "–"
-        } |`
+          Object.entries(p.errors).map(([tag, count]) => `${tag} ${count}`).join(", ")
+        } | ${p.peakRssMB ?? "–"} |`
       ),
       `| ${result.limiter} | **all 3, as the server saw them** | ${sum(result.processes, "ok")} | ${sum(result.processes, "failed")} | ${result.server.attempts} | ${result.server.status429} | ${
         result.server.seconds.toFixed(1)
-      } (ideal ${result.server.idealSeconds}) | |`
+      } (ideal ${result.server.idealSeconds}) | | |`
     ]),
     ...(failures.length === 0 ? [] : ["", "Processes that gave no summary:", "", ...failures])
   ].join("\n")

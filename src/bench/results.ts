@@ -224,8 +224,14 @@ const competitors = (column: Column, lines: ReadonlyArray<ResultLine>): Readonly
   return column.amongComplete === true && complete.length > 0 ? complete : lines.filter((line) => line.error === undefined)
 }
 
+/** A column's value as the table shows it: values that print alike tie. */
+const shown = (column: Column, line: ResultLine): number | string | undefined => {
+  const value = column.value(line)
+  return typeof value === "number" && column.digits !== undefined ? Number(value.toFixed(column.digits)) : value
+}
+
 const bestOf = (column: Column, lines: ReadonlyArray<ResultLine>): number | undefined => {
-  const values = lines.map(column.value).filter((v): v is number => typeof v === "number")
+  const values = lines.map((line) => shown(column, line)).filter((v): v is number => typeof v === "number")
   if (values.length === 0 || column.better === undefined) return undefined
   return column.better === "higher" ? Math.max(...values) : Math.min(...values)
 }
@@ -234,7 +240,8 @@ const show = (value: number | string | undefined, digits: number | undefined) =>
   value === undefined ? "–" : typeof value === "string" ? value : digits === undefined ? String(value) : value.toFixed(digits)
 
 /**
- * A scenario's results as a Markdown table, then one line per column a peer wins.
+ * A scenario's results as a Markdown table, then one line per column a peer wins (effect-grok's
+ * own variants, such as `effect-grok+quota`, are not peers).
  *
  * @since 0.1.0
  */
@@ -244,7 +251,7 @@ export const scenarioTable = (scenario: Scenario, lines: ReadonlyArray<ResultLin
   const best = columns.map((column, i) => bestOf(column, contenders[i] ?? []))
   const isBest = (line: ResultLine, i: number) => {
     const column = columns[i]
-    return column !== undefined && best[i] !== undefined && column.value(line) === best[i] && (contenders[i] ?? []).includes(line)
+    return column !== undefined && best[i] !== undefined && shown(column, line) === best[i] && (contenders[i] ?? []).includes(line)
   }
   const rows = lines.map((line) =>
     columns.map((column, i) => {
@@ -255,7 +262,7 @@ export const scenarioTable = (scenario: Scenario, lines: ReadonlyArray<ResultLin
   const mine = lines.find((line) => line.client === reference)
   const peerWins = mine === undefined ? [] : columns.flatMap((column, i) => {
     if (isBest(mine, i)) return []
-    const winners = lines.filter((line) => line.client !== reference && isBest(line, i)).map((line) => line.client)
+    const winners = lines.filter((line) => !line.client.startsWith(reference) && isBest(line, i)).map((line) => line.client)
     if (winners.length === 0) return []
     const among = column.amongComplete === true ? " among the runs that completed every request" : ""
     return [

@@ -1,5 +1,5 @@
 /**
- * `effect-grok demo [--requests N] [--concurrency C] [--rps R] [--seed N] [--report FILE] [--json]`
+ * `effect-grok demo [--requests N] [--concurrency C] [--rps R] [--seed N] [--report FILE] [--metrics-port P] [--alert-error-rate X] [--json]`
  *
  * What `npm start` runs: a simulator in process, with a quota and a mix of faults, and a
  * workload of mixed priorities through the full stack (GrokClient, the in-memory limiter,
@@ -20,6 +20,7 @@ import { limitKey } from "../internal/pipeline.js"
 import * as RateLimiter from "../resilience/RateLimiter.js"
 import * as RateLimiterMemory from "../resilience/RateLimiterMemory.js"
 import * as Simulator from "../simulator/Simulator.js"
+import { cliLayer, telemetryOptions } from "../telemetry/internal/cli.js"
 import * as Metrics from "../telemetry/Metrics.js"
 import { clientLayer } from "./chat.js"
 import { type CallRecord, type DemoResult, fileReport, terminalLines } from "./internal/demoReport.js"
@@ -227,7 +228,7 @@ const runDemo = (flags: DemoFlags, scenario: DemoScenario.Scenario, isTTY: boole
 
 export const demoCommand = Command.make(
   "demo",
-  { requests, concurrency, rps, seed, report, json },
+  { requests, concurrency, rps, seed, report, ...telemetryOptions, json },
   (flags) =>
     Effect.gen(function*() {
       yield* positive("requests", flags.requests)
@@ -236,7 +237,8 @@ export const demoCommand = Command.make(
       const reportFile = yield* reportFormat(flags.report)
       const scenario = DemoScenario.make({ requests: flags.requests, requestsPerSecond: flags.rps })
       const { isTTY } = yield* CliOutput
-      const { calls, summary, timeline, url } = yield* runDemo(flags, scenario, isTTY)
+      const telemetry = cliLayer(flags).pipe(Layer.mapError((error) => new UsageError({ message: error.message })))
+      const { calls, summary, timeline, url } = yield* runDemo(flags, scenario, isTTY).pipe(Effect.provide(telemetry))
 
       const result: DemoResult = {
         summary,

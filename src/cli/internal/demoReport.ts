@@ -60,7 +60,8 @@ export const summaryRows = (result: DemoResult): ReadonlyArray<readonly [string,
     ["time", `${summary.seconds.toFixed(1)} s (ideal ${result.idealSeconds.toFixed(1)} s: ${(summary.seconds / result.idealSeconds).toFixed(2)}x)`],
     ["throughput", `${okPerSecond.toFixed(1)} ok/s (quota ${result.quotaPerSecond}/s: ${Math.round((okPerSecond / result.quotaPerSecond) * 100)}%)`],
     ["latency", latencyOf(result.calls)],
-    ["tokens", `${summary.metrics.tokens.total} (prompt ${summary.metrics.tokens.prompt}, completion ${summary.metrics.tokens.completion}, reasoning ${summary.metrics.tokens.reasoning})`]
+    ["tokens", `${summary.metrics.tokens.total} (prompt ${summary.metrics.tokens.prompt}, completion ${summary.metrics.tokens.completion}, reasoning ${summary.metrics.tokens.reasoning})`],
+    ...summary.alerts.map((alert) => ["alert", `${alert.rule} at ${alert.at}: ${alert.message}`] as const)
   ]
 }
 
