@@ -52,6 +52,11 @@ const ping = (port: number): Promise<boolean> =>
     })
   })
 
+/**
+ * The pause between readiness probes of a redis-server child process (PING, CLUSTER INFO).
+ * Start-up infrastructure only, bounded by a 10 s deadline: no test asserts on time through
+ * it (tests use TestClock, or counts against Redis server time).
+ */
 const delay = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
 
 const waitForPong = async (port: number, child: ChildProcess, output: () => string): Promise<void> => {
