@@ -23,6 +23,7 @@ import { Clock, Context, Effect, ExecutionPlan, Layer, Schedule, Stream } from "
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as GrokClient from "./GrokClient.js"
 import * as GrokError from "./GrokError.js"
+import * as CircuitBreaker from "./resilience/CircuitBreaker.js"
 import * as RetryPolicy from "./resilience/RetryPolicy.js"
 import type * as Chat from "./schema/Chat.js"
 import type * as ChatStream from "./schema/ChatStream.js"
@@ -187,10 +188,11 @@ export const chat = <E = never, R = never>(
     return yield* run(
       chain,
       (step) =>
-        grok.chat({ ...request, model: step.model }, {
-          ...callOptions,
-          retry: step.index < last ? stopAtOpenCircuit(policy) : policy
-        }),
+        step.index < last
+          ? grok.chat({ ...request, model: step.model }, { ...callOptions, retry: stopAtOpenCircuit(policy) }).pipe(
+            CircuitBreaker.withWhenOpen("fail")
+          )
+          : grok.chat({ ...request, model: step.model }, { ...callOptions, retry: policy }),
       { orElse }
     )
   })
@@ -223,10 +225,11 @@ export const chatStream = (
     const policy = streamOptions.retry ?? (yield* RetryPolicy.RetrySettings).policy
     const chain = chainOf(grok, request, fallbacks)
     const step = Stream.unwrap(Effect.map(CurrentStep, ({ index, model }) =>
-      grok.chatStream({ ...request, model }, {
-        ...streamOptions,
-        retry: index < chain.length - 1 ? stopAtOpenCircuit(policy) : policy
-      })))
+      index < chain.length - 1
+        ? grok.chatStream({ ...request, model }, { ...streamOptions, retry: stopAtOpenCircuit(policy) }).pipe(
+          Stream.provideService(CircuitBreaker.CurrentWhenOpen, "fail")
+        )
+        : grok.chatStream({ ...request, model }, { ...streamOptions, retry: policy })))
     return Stream.withExecutionPlan(step, plan(chain), { preventFallbackOnPartialStream: true })
   }))
 

@@ -29,6 +29,7 @@ import * as DeferredCompletion from "./internal/deferred.js"
 import * as Pipeline from "./internal/pipeline.js"
 import * as ResponsesEndpoint from "./internal/responses.js"
 import * as Streaming from "./internal/streaming.js"
+import * as Timers from "./internal/timers.js"
 import * as TokenEstimate from "./internal/tokenEstimate.js"
 import * as CircuitBreaker from "./resilience/CircuitBreaker.js"
 import * as RateLimiter from "./resilience/RateLimiter.js"
@@ -235,7 +236,8 @@ export const make = (
     const breaker = yield* Effect.serviceOption(CircuitBreaker.CircuitBreaker).pipe(
       Effect.flatMap(Option.match({ onNone: () => CircuitBreaker.make(), onSome: Effect.succeed }))
     )
-    const ctx: Pipeline.ClientContext = { config, http, limiter, keys, retry, breaker }
+    const timers = yield* Timers.make(yield* Effect.clock)
+    const ctx: Pipeline.ClientContext = { config, http, limiter, keys, retry, breaker, timers }
     const url = (path: string) => `${config.baseUrl}${path}`
 
     const settingsOf = (options: CallOptions | undefined): Pipeline.CallSettings => ({

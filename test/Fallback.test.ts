@@ -7,13 +7,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Chunk, ConfigProvider, Console, Effect, Either, ExecutionPlan, type Scope, Stream } from "effect"
+import { Chunk, ConfigProvider, Console, Effect, Either, ExecutionPlan, type Scope, Stream, TestClock } from "effect"
 import { run } from "../src/cli/main.js"
 import { CliOutput } from "../src/cli/output.js"
 import * as Fallback from "../src/Fallback.js"
 import * as GrokClient from "../src/GrokClient.js"
 import * as GrokConfig from "../src/GrokConfig.js"
 import * as GrokError from "../src/GrokError.js"
+import * as CircuitBreaker from "../src/resilience/CircuitBreaker.js"
 import * as Chat from "../src/schema/Chat.js"
 import type * as FaultPlan from "../src/simulator/FaultPlan.js"
 import * as Simulator from "../src/simulator/Simulator.js"
@@ -26,10 +27,12 @@ const down = (model: string, status = 503): FaultPlan.FaultRule => ({ model, fau
 const loopback = <A, E>(body: Effect.Effect<A, E, Scope.Scope | HttpClient.HttpClient>) =>
   body.pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici))
 
-const setup = (faults: FaultPlan.FaultPlan) =>
+const setup = (faults: FaultPlan.FaultPlan, breaker: CircuitBreaker.Options = {}) =>
   Effect.gen(function*() {
     const sim = yield* Simulator.make({ seed: 11, faults })
-    const grok = yield* GrokClient.make(Either.getOrThrow(GrokConfig.make({ apiKey: KEY, baseUrl: sim.url })))
+    const grok = yield* GrokClient.make(Either.getOrThrow(GrokConfig.make({ apiKey: KEY, baseUrl: sim.url }))).pipe(
+      Effect.provide(CircuitBreaker.layer(breaker))
+    )
     const driven = <A, E>(program: Effect.Effect<A, E, GrokClient.GrokClient>) =>
       Effect.flatMap(Effect.fork(Effect.provideService(program, GrokClient.GrokClient, grok)), (fiber) =>
         drive(fiber, simulatorActivity(sim)))
@@ -102,14 +105,21 @@ describe("Fallback.chat", () => {
 
   it.effect("once the first model's breaker is open, calls go straight to the next model", () =>
     loopback(Effect.gen(function*() {
-      const { driven, requestsFor } = yield* setup([down("grok-4")])
-      const answers = yield* driven(
-        Effect.forEach(Array.from({ length: 30 }), () => Fallback.chat(hello, { fallbacks: ["grok-4-fast"] }))
-      )
-      expect(answers.every((answer) => answer.model === "grok-4-fast")).toBe(true)
-      // 10 failed attempts (two calls and their 3 retries each, two attempts of the third)
-      // open the breaker; from then on each call fails over on CircuitOpen without reaching grok-4.
+      // A break longer than the retries' backoff, so that no retry probes meanwhile.
+      const { driven, requestsFor } = yield* setup([down("grok-4")], { breakDuration: "1 minute" })
+      const calls = (count: number) =>
+        driven(Effect.forEach(Array.from({ length: count }), () => Fallback.chat(hello, { fallbacks: ["grok-4-fast"] })))
+      const first = yield* calls(3)
+      // 10 failed attempts (two calls and their 3 retries each, two attempts of the third) open
+      // the breaker.
       expect(yield* requestsFor("grok-4")).toBe(10)
+      // From then on each call fails over on CircuitOpen at once, without reaching grok-4 and
+      // without waiting for its breaker (which waits by default).
+      const started = yield* TestClock.currentTimeMillis
+      const answers = [...first, ...(yield* calls(27))]
+      expect(answers.every((answer) => answer.model === "grok-4-fast")).toBe(true)
+      expect(yield* requestsFor("grok-4")).toBe(10)
+      expect(yield* TestClock.currentTimeMillis).toBe(started)
       expect(answers.at(-1)?.failed.map((failure) => failure.error._tag)).toEqual(["CircuitOpen"])
     })))
 })

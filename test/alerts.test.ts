@@ -9,6 +9,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { Duration, Effect, Either, Exit, Layer, Logger, TestClock } from "effect"
 import * as GrokClient from "../src/GrokClient.js"
 import * as GrokConfig from "../src/GrokConfig.js"
+import * as CircuitBreaker from "../src/resilience/CircuitBreaker.js"
 import * as RateLimiter from "../src/resilience/RateLimiter.js"
 import * as RetryPolicy from "../src/resilience/RetryPolicy.js"
 import type * as FaultPlan from "../src/simulator/FaultPlan.js"
@@ -39,7 +40,11 @@ const steadyTraffic = (faults: FaultPlan.FaultPlan) =>
   Effect.gen(function*() {
     const sim = yield* Effect.orDie(Simulator.make({ faults }))
     const config = Either.getOrThrow(GrokConfig.make({ apiKey: "k", baseUrl: sim.url }))
-    const grok = yield* GrokClient.make(config).pipe(Effect.provideService(RateLimiter.RateLimiter, RateLimiter.unlimited))
+    // Calls fail fast once the breaker opens, rather than wait for it: the alert sees failures.
+    const grok = yield* GrokClient.make(config).pipe(
+      Effect.provideService(RateLimiter.RateLimiter, RateLimiter.unlimited),
+      Effect.provide(CircuitBreaker.layer({ whenOpen: "fail" }))
+    )
     const { alerts, received } = yield* collecting([
       Alerts.errorRate({ above: 0.5, window: "1 minute", minRequests: 10 })
     ])

@@ -18,7 +18,15 @@ export const AppLive = GrokClient.layerConfig().pipe(
   Layer.provide(NodeHttpClient.layerUndici)
 )
 
-// Or no breaker at all (a batch job that would rather wait than fail fast).
+// Every client of the app fails fast while a breaker is open.
+export const FailFast = CircuitBreaker.layer({ whenOpen: "fail" })
+
+// Or one call: it fails fast, whatever the breakers' option.
+export const askNow = (question: string) =>
+  Effect.flatMap(GrokClient.GrokClient, (grok) =>
+    grok.chat({ messages: [{ role: "user", content: question }] }).pipe(CircuitBreaker.withWhenOpen("fail")))
+
+// Or no breaker at all: every attempt goes to the server, the retry policy alone decides.
 export const NoBreaker = GrokClient.layerConfig().pipe(
   Layer.provide(CircuitBreaker.layerDisabled),
   Layer.provide(NodeHttpClient.layerUndici)

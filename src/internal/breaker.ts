@@ -51,10 +51,17 @@ const circuitOpen = (rejection: CircuitBreaker.Rejection): GrokError.CircuitOpen
     key: rejection.key
   })
 
-/** One attempt under the breaker of its endpoint and model. */
+/**
+ * One attempt under the breaker of its endpoint and model. While the breaker is open the
+ * attempt waits for it (or fails with `CircuitOpen` in `fail` mode), at most until `waitUntil`;
+ * the wait is not an attempt and uses none of the call's retries. A probe that fails while
+ * calls wait runs `attempt` again after the next wait: `attempt` must give back what it holds
+ * (its limiter permit) when it fails.
+ */
 export const guarded = <A, R>(
   breaker: CircuitBreaker.Service,
   spec: { readonly operation: string; readonly model: string },
-  attempt: Effect.Effect<A, GrokError.GrokError, R>
+  attempt: Effect.Effect<A, GrokError.GrokError, R>,
+  waitUntil?: { readonly at: number; readonly onExpired: () => GrokError.GrokError }
 ): Effect.Effect<A, GrokError.GrokError, R> =>
-  breaker.guard(keyOf(spec), attempt, { classify, onOpen: circuitOpen })
+  breaker.guard(keyOf(spec), attempt, { classify, onOpen: circuitOpen, waitUntil })

@@ -14,16 +14,13 @@ import { Clock, Duration, Effect, Option, ParseResult, Schedule, Schema } from "
 import * as GrokError from "../GrokError.js"
 import * as Chat from "../schema/Chat.js"
 import {
-  attempt,
-  attemptWithKeyRefresh,
   type CallSettings,
-  type CallSpec,
   type ClientContext,
   decodeError,
   measured,
   readJsonBody,
-  recordUsage,
-  withRetries
+  exchangeWithRetries,
+  recordUsage
 } from "./pipeline.js"
 
 const Accepted = Schema.Struct({ request_id: Schema.String })
@@ -40,21 +37,12 @@ export interface DeferredSpec {
   readonly poll: (requestId: string) => HttpClientRequest.HttpClientRequest
 }
 
-/** One HTTP exchange with its retries, under the call's settings. */
-const exchange = <A>(ctx: ClientContext, spec: CallSpec<A>, settings: CallSettings) =>
-  withRetries(
-    ctx,
-    settings,
-    spec,
-    attemptWithKeyRefresh(ctx, (apiKey) => Effect.scoped(attempt(ctx, spec, settings, apiKey)), { done: false })
-  )
-
 const decoded = <A>(what: string, decode: (u: unknown) => Effect.Effect<A, ParseResult.ParseError>) => (body: unknown) =>
   Effect.mapError(decode(body), (error) =>
     decodeError(`${what} did not match the expected shape: ${ParseResult.TreeFormatter.formatErrorSync(error)}`, JSON.stringify(body)))
 
 const submit = (ctx: ClientContext, spec: DeferredSpec, settings: CallSettings) =>
-  exchange(ctx, {
+  exchangeWithRetries(ctx, {
     operation: "chat",
     model: spec.model,
     request: spec.submit,
@@ -68,7 +56,7 @@ const submit = (ctx: ClientContext, spec: DeferredSpec, settings: CallSettings) 
 
 /** One poll: `None` while pending (202), the completion once it is ready (200). */
 const pollOnce = (ctx: ClientContext, spec: DeferredSpec, requestId: string, settings: CallSettings) =>
-  exchange(ctx, {
+  exchangeWithRetries(ctx, {
     operation: "chat",
     model: spec.model,
     request: spec.poll(requestId),

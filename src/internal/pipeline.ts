@@ -1,15 +1,21 @@
 /**
  * The life of one call, shared by every endpoint (chat, streaming chat, embeddings, models,
- * responses): limiter permit → HTTP attempt with its timeout → classification → outcome
- * reported to the limiter → retry under the policy, budget and deadline → metrics, spans, logs.
+ * responses): circuit breaker → limiter permit → HTTP attempt with its timeout →
+ * classification → outcome reported to the limiter → retry under the policy, budget and
+ * deadline → metrics, spans, logs.
  *
  * Endpoints differ only in how they read a successful response (`handle`).
+ *
+ * This runs once per request, so it is written for speed where that costs little clarity:
+ * one timer per attempt covers both the attempt timeout and the call's deadline (see
+ * `timers.ts`), the permit is held by `acquireUseRelease` rather than a scope, and the
+ * attempt's span is made and ended by hand around the timed child fiber.
  *
  * @internal
  */
 import type { HttpClient } from "@effect/platform"
 import { HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Cause, Clock, Duration, Effect, Exit, FiberRef, Option, Redacted, type Scope } from "effect"
+import { Cause, Clock, Duration, Effect, ExecutionStrategy, Exit, FiberRef, Option, Redacted, Scope, type Tracer } from "effect"
 import { createHash } from "node:crypto"
 import type * as ApiKeyProvider from "../ApiKeyProvider.js"
 import type { GrokConfig } from "../GrokConfig.js"
@@ -18,9 +24,11 @@ import type * as CircuitBreaker from "../resilience/CircuitBreaker.js"
 import type * as RateLimiter from "../resilience/RateLimiter.js"
 import * as RateLimitHeaders from "../resilience/RateLimitHeaders.js"
 import type * as RetryBudget from "../resilience/RetryBudget.js"
+import { retryUntil } from "../resilience/internal/retryLoop.js"
 import * as RetryPolicy from "../resilience/RetryPolicy.js"
 import * as Record from "../telemetry/internal/record.js"
 import { guarded } from "./breaker.js"
+import * as Timers from "./timers.js"
 
 /** Everything a call needs, resolved once when the client is built. */
 export interface ClientContext {
@@ -32,6 +40,8 @@ export interface ClientContext {
   readonly retry: RetryPolicy.Settings & { readonly budget: RetryBudget.RetryBudget }
   /** The circuit breakers (per endpoint and model) every attempt passes before the limiter. */
   readonly breaker: CircuitBreaker.Service
+  /** The attempts' timers (attempt timeout and call deadline), one fiber for the client. */
+  readonly timers: Timers.Timers
 }
 
 /** Per-call overrides. */
@@ -58,17 +68,17 @@ export interface OutcomeCell {
 
 export type Operation = "chat" | "embeddings" | "models" | "responses"
 
-/** One endpoint call, described once; every attempt replays it. */
-export interface CallSpec<A> {
+/** One endpoint call, described once; every attempt replays it. `R`: what `handle` needs (a stream's scope). */
+export interface CallSpec<A, R = never> {
   readonly operation: Operation
   readonly model: string
   readonly request: HttpClientRequest.HttpClientRequest
   readonly tokens: number
-  /** Read a 2xx response. Runs inside the attempt's scope and timeout. */
+  /** Read a 2xx response. Runs inside the attempt's timeout, holding its permit. */
   readonly handle: (
     response: HttpClientResponse.HttpClientResponse,
     cell: OutcomeCell
-  ) => Effect.Effect<A, GrokError.GrokError, Scope.Scope>
+  ) => Effect.Effect<A, GrokError.GrokError, R>
   /** The error an attempt that outlives its timeout fails with (default: `Timeout`, phase "attempt"). */
   readonly onTimeout?: (after: Duration.Duration) => GrokError.GrokError
 }
@@ -109,7 +119,7 @@ const send = (
   ctx: ClientContext,
   request: HttpClientRequest.HttpClientRequest,
   cell: OutcomeCell
-): Effect.Effect<HttpClientResponse.HttpClientResponse, GrokError.GrokError, Scope.Scope> =>
+): Effect.Effect<HttpClientResponse.HttpClientResponse, GrokError.GrokError> =>
   Effect.gen(function*() {
     const response = yield* ctx.http.execute(request).pipe(Effect.mapError(fromHttpError))
     const nowMillis = yield* Clock.currentTimeMillis
@@ -167,13 +177,12 @@ const sampleLimiter = (ctx: ClientContext, key: string, model: string) =>
   Effect.flatMap(ctx.limiter.stats(key), (stats) => Record.limiterSampled(model, stats))
 
 /** The attempt's span, a child of the call's: numbered, with the wait before it and the limiter's. */
-const inAttemptSpan = (
+const attemptSpan = (
   spec: { readonly operation: Operation; readonly model: string },
   trace: Record.CallTrace,
   waited: Duration.Duration
 ) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.useSpan("effect_grok.attempt", {
+  Effect.makeSpan("effect_grok.attempt", {
     kind: "client",
     captureStackTrace: false,
     attributes: {
@@ -185,20 +194,19 @@ const inAttemptSpan = (
         ? { "effect_grok.retry.delay_ms": trace.retryDelayMillis, "effect_grok.retry.reason": trace.retryReason }
         : {})
     }
-  }, (span) => {
-    trace.attemptSpan = span
-    return Effect.withParentSpan(self, span)
   })
 
 /**
  * An attempt ended: its status, error and request id on its span and the call's trace; its
- * metrics. An interrupted attempt (the deadline, a caller giving up) was still sent: it counts.
+ * metrics; its span ended. An interrupted attempt (the deadline, a caller giving up) was
+ * still sent: it counts.
  */
 const attemptEnded = <A>(
   spec: { readonly model: string },
   trace: Record.CallTrace,
   cell: OutcomeCell,
   started: number,
+  span: Tracer.Span,
   exit: Exit.Exit<A, GrokError.GrokError>
 ): Effect.Effect<void> => {
   const error = failureOf(exit)
@@ -211,79 +219,186 @@ const attemptEnded = <A>(
     : "defect"
   const requestId = Option.isSome(error) ? error.value.requestId ?? cell.requestId : cell.requestId
   trace.status = cell.status
-  const span = trace.attemptSpan
-  if (span !== undefined) {
-    if (cell.status !== null) span.attribute("http.response.status_code", cell.status)
-    if (errorType !== undefined) span.attribute("error.type", errorType)
-    if (requestId !== undefined) span.attribute("effect_grok.request_id", requestId)
-  }
+  if (cell.status !== null) span.attribute("http.response.status_code", cell.status)
+  if (errorType !== undefined) span.attribute("error.type", errorType)
+  if (requestId !== undefined) span.attribute("effect_grok.request_id", requestId)
   const limit = cell.status === 429 ? limitLabel(error) : undefined
-  return Effect.flatMap(Clock.currentTimeMillis, (now) => Record.attemptEnded(spec.model, cell.status, errorType, now - started, limit))
+  // `unsafeCurrentTimeNanos`, as `Effect.useSpan` ends spans: TestClock's `currentTimeNanos`
+  // throws on a fractional instant (a jittered retry delay makes one).
+  return Effect.clockWith((clock) => {
+    span.end(clock.unsafeCurrentTimeNanos(), exit)
+    return Record.attemptEnded(spec.model, cell.status, errorType, clock.unsafeCurrentTimeMillis() - started, limit)
+  })
 }
 
+const newCell = (): OutcomeCell => ({
+  status: null,
+  rateLimit: undefined,
+  retryAfter: undefined,
+  usedTokens: undefined,
+  rateLimited: false,
+  requestId: undefined
+})
+
+/** Wait for a permit: the limiter's refusal becomes `QueueRejected`; the wait goes on the metrics. */
+const admit = (
+  ctx: ClientContext,
+  spec: { readonly model: string; readonly tokens: number },
+  priority: RateLimiter.Priority,
+  key: string
+): Effect.Effect<RateLimiter.Permit, GrokError.GrokError> =>
+  Effect.zipRight(
+    sampleLimiter(ctx, key, spec.model),
+    ctx.limiter.acquire({ key, tokens: spec.tokens, priority }).pipe(
+      Effect.mapError((rejected) =>
+        new GrokError.QueueRejected({
+          message: rejected.message,
+          status: null,
+          retryable: rejected.retryable,
+          reason: rejected.reason
+        })
+      ),
+      Effect.tap((permit) =>
+        Effect.zipRight(sampleLimiter(ctx, key, spec.model), Record.limiterWaited(spec.model, Duration.toMillis(permit.waited)))
+      )
+    )
+  )
+
 /**
- * One attempt: circuit breaker → permit → authorised request with the attempt timeout →
- * `handle`. The permit is released when `scope` closes, with what the attempt learned. An open
- * breaker fails fast with `CircuitOpen` and never takes a permit.
+ * Give the permit back with what the attempt learned. `unsent`: the attempt was abandoned
+ * (interrupted by its caller), so its token estimate is refunded.
  */
-export const attempt = <A>(
+const release = (ctx: ClientContext, key: string, model: string, permit: RateLimiter.Permit, cell: OutcomeCell, unsent: boolean) =>
+  permit.release(
+    unsent
+      ? { status: null, usedTokens: 0 }
+      : { status: cell.status, rateLimit: cell.rateLimit, retryAfter: cell.retryAfter, usedTokens: cell.usedTokens, rateLimited: cell.rateLimited }
+  ).pipe(Effect.zipRight(sampleLimiter(ctx, key, model)))
+
+/** The authorised request, sent and classified, and a 2xx read by the endpoint's `handle`. */
+const exchange = <A, R>(ctx: ClientContext, spec: CallSpec<A, R>, cell: OutcomeCell, apiKey: Redacted.Redacted<string>) =>
+  send(ctx, HttpClientRequest.bearerToken(spec.request, Redacted.value(apiKey)), cell).pipe(
+    Effect.flatMap((response) => spec.handle(response, cell))
+  )
+
+const attemptTimeout = (spec: { readonly onTimeout?: ((after: Duration.Duration) => GrokError.GrokError) | undefined }, after: Duration.Duration): GrokError.GrokError =>
+  spec.onTimeout?.(after) ?? new GrokError.Timeout({
+    message: `attempt timed out after ${Duration.format(after)}`,
+    status: null,
+    retryable: true,
+    phase: "attempt",
+    after
+  })
+
+const deadlineExceeded = (after: Duration.Duration): GrokError.GrokError =>
+  new GrokError.Timeout({
+    message: `call deadline of ${Duration.format(after)} exceeded`,
+    status: null,
+    retryable: false,
+    phase: "deadline",
+    after
+  })
+
+/**
+ * What an attempt's timer is bounding: the wait for the breaker and the limiter (the call's
+ * deadline only), then the exchange (whichever of the attempt timeout and the deadline
+ * comes first).
+ */
+type Phase = "waiting" | "attempt" | "deadline"
+
+/**
+ * One attempt of a call that must end by `deadlineAt` (epoch millis; `Infinity` for none):
+ * circuit breaker → permit → authorised request → `handle`, with the permit released as it
+ * ends. One timer bounds it (see `Timers.run`): while it waits for a permit, by the deadline;
+ * once it holds one, by the attempt timeout too. While the breaker is open the attempt waits
+ * for it, until the deadline at most (or fails at once with `CircuitOpen` in the breaker's
+ * fail mode), and takes no permit.
+ */
+export const attemptWithin = <A>(
   ctx: ClientContext,
   spec: CallSpec<A>,
   settings: CallSettings,
-  apiKey: Redacted.Redacted<string>
-): Effect.Effect<A, GrokError.GrokError, Scope.Scope> =>
-  guarded(ctx.breaker, spec, Effect.gen(function*() {
-    const cell: OutcomeCell = {
-      status: null,
-      rateLimit: undefined,
-      retryAfter: undefined,
-      usedTokens: undefined,
-      rateLimited: false,
-      requestId: undefined
-    }
+  apiKey: Redacted.Redacted<string>,
+  deadlineAt: number
+): Effect.Effect<A, GrokError.GrokError> =>
+  guarded(ctx.breaker, spec, Effect.flatMap(FiberRef.get(Record.currentCall), (current) => {
+    const trace = current ?? Record.makeTrace(spec.operation, spec.model)
+    const cell = newCell()
     const key = limitKey(apiKey, spec.model)
-    yield* sampleLimiter(ctx, key, spec.model)
+    const attemptMillis = Duration.toMillis(settings.attemptTimeout)
+    // Set once the attempt holds a permit and is about to send: its start and its span.
+    let sent: { readonly started: number; readonly span: Tracer.Span } | undefined
+    let expired = false
+    const body = (control: Timers.Control<Phase>) =>
+      Effect.acquireUseRelease(
+        admit(ctx, spec, settings.priority, key),
+        (permit) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const attemptEnds = now + attemptMillis
+            if (attemptEnds < deadlineAt) control.enter("attempt", attemptEnds)
+            else control.enter("deadline", deadlineAt)
+            trace.attempts++
+            return Effect.flatMap(attemptSpan(spec, trace, permit.waited), (span) => {
+              sent = { started: now, span }
+              trace.attemptSpan = span
+              return Effect.withParentSpan(exchange(ctx, spec, cell, apiKey), span)
+            })
+          }),
+        // A timer that fired interrupted an attempt that was sent: the server may have counted it.
+        (permit, exit) => release(ctx, key, spec.model, permit, cell, Exit.isInterrupted(exit) && !expired)
+      )
+    const timed = deadlineAt === Infinity && attemptMillis === Infinity
+      ? body(noTimer)
+      : Timers.run(ctx.timers, waiting, deadlineAt, body, (phase) => {
+        expired = true
+        return phase === "attempt" ? attemptTimeout(spec, settings.attemptTimeout) : deadlineExceeded(settings.deadline)
+      })
+    return Effect.onExit(timed, (exit) => sent === undefined ? Effect.void : attemptEnded(spec, trace, cell, sent.started, sent.span, exit))
+  }), deadlineAt === Infinity ? undefined : { at: deadlineAt, onExpired: () => deadlineExceeded(settings.deadline) })
+
+const waiting: Phase = "waiting"
+const noTimer: Timers.Control<Phase> = { enter: () => {} }
+
+/**
+ * One attempt in the current scope, for a streaming call whose response outlives the
+ * attempt: the permit is released when `scope` closes, and `settings.attemptTimeout` bounds
+ * the attempt until `handle` returns (the first content, for a stream).
+ */
+export const attempt = <A, R>(
+  ctx: ClientContext,
+  spec: CallSpec<A, R>,
+  settings: CallSettings,
+  apiKey: Redacted.Redacted<string>
+): Effect.Effect<A, GrokError.GrokError, R | Scope.Scope> =>
+  guarded(ctx.breaker, spec, ownScope(Effect.gen(function*() {
+    const cell = newCell()
+    const key = limitKey(apiKey, spec.model)
     const permit = yield* Effect.acquireRelease(
-      ctx.limiter.acquire({ key, tokens: spec.tokens, priority: settings.priority }).pipe(
-        Effect.mapError((rejected) =>
-          new GrokError.QueueRejected({
-            message: rejected.message,
-            status: null,
-            retryable: rejected.retryable,
-            reason: rejected.reason
-          })
-        )
-      ),
-      (permit, exit) =>
-        permit.release(
-          Exit.isInterrupted(exit)
-            ? { status: null, usedTokens: 0 }
-            : { status: cell.status, rateLimit: cell.rateLimit, retryAfter: cell.retryAfter, usedTokens: cell.usedTokens, rateLimited: cell.rateLimited }
-        ).pipe(Effect.zipRight(sampleLimiter(ctx, key, spec.model)))
+      admit(ctx, spec, settings.priority, key),
+      (permit, exit) => release(ctx, key, spec.model, permit, cell, Exit.isInterrupted(exit))
     )
-    yield* sampleLimiter(ctx, key, spec.model)
-    yield* Record.limiterWaited(spec.model, Duration.toMillis(permit.waited))
     const trace = yield* currentTrace(spec)
     trace.attempts++
     const started = yield* Clock.currentTimeMillis
-    const request = HttpClientRequest.bearerToken(spec.request, Redacted.value(apiKey))
-    return yield* send(ctx, request, cell).pipe(
-      Effect.flatMap((response) => spec.handle(response, cell)),
-      Effect.timeoutFail({
-        duration: settings.attemptTimeout,
-        onTimeout: () =>
-          spec.onTimeout?.(settings.attemptTimeout) ?? new GrokError.Timeout({
-            message: `attempt timed out after ${Duration.format(settings.attemptTimeout)}`,
-            status: null,
-            retryable: true,
-            phase: "attempt",
-            after: settings.attemptTimeout
-          })
-      }),
-      Effect.onExit((exit) => attemptEnded(spec, trace, cell, started, exit)),
-      inAttemptSpan(spec, trace, permit.waited)
+    const span = yield* attemptSpan(spec, trace, permit.waited)
+    trace.attemptSpan = span
+    return yield* exchange(ctx, spec, cell, apiKey).pipe(
+      Effect.timeoutFail({ duration: settings.attemptTimeout, onTimeout: () => attemptTimeout(spec, settings.attemptTimeout) }),
+      Effect.withParentSpan(span),
+      Effect.onExit((exit) => attemptEnded(spec, trace, cell, started, span, exit))
     )
-  }))
+  })))
+
+/**
+ * Run `attempt` in its own scope inside the caller's, closed as soon as it fails: the breaker
+ * may run a failed probe's attempt again after a wait, and its permit must go back first. A
+ * success's scope lives on with the caller's (the stream is still being read).
+ */
+const ownScope = <A, E, R>(attempt: Effect.Effect<A, E, R | Scope.Scope>): Effect.Effect<A, E, R | Scope.Scope> =>
+  Effect.flatMap(Effect.scopeWith((outer) => Scope.fork(outer, ExecutionStrategy.sequential)), (inner) =>
+    Effect.provideService(attempt, Scope.Scope, inner).pipe(
+      Effect.onError((cause) => Scope.close(inner, Exit.failCause(cause)))
+    ))
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>): Option.Option<E> =>
   Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
@@ -313,7 +428,42 @@ export const attemptWithKeyRefresh = <A, R>(
     )
   )
 
-/** Retry `effect` under the call's policy, the client's budget and the call's deadline. */
+/** The retry loop's options for a call: its policy, the client's budget, and on each retry its metrics and log. */
+const retryLoop = (
+  ctx: ClientContext,
+  settings: CallSettings,
+  spec: { readonly operation: Operation; readonly model: string }
+) => ({
+  policy: settings.policy,
+  budget: ctx.retry.budget,
+  onRetry: (event: RetryPolicy.RetryEvent<GrokError.GrokError>) =>
+    Effect.flatMap(FiberRef.get(Record.currentCall), (trace) => {
+      if (trace !== undefined) {
+        trace.retryDelayMillis = Duration.toMillis(event.delay)
+        trace.retryReason = event.reason
+      }
+      return Effect.zipRight(
+        Effect.zipRight(Record.retried(spec.model, event.reason, event.error._tag), budgetLevel(ctx)),
+        Effect.logInfo("retrying Grok call").pipe(
+          Effect.annotateLogs({
+            operation: spec.operation,
+            model: spec.model,
+            attempt: event.attempt,
+            delayMs: Duration.toMillis(event.delay),
+            reason: event.reason,
+            error: event.error._tag,
+            status: event.error.status ?? "none",
+            requestId: event.error.requestId ?? "none"
+          })
+        )
+      )
+    })
+})
+
+/**
+ * Retry `effect` under the call's policy, the client's budget and the call's deadline (its
+ * own timer: for a stream's opening, whose attempts are not under `attemptWithin`).
+ */
 export const withRetries = <A, R>(
   ctx: ClientContext,
   settings: CallSettings,
@@ -321,39 +471,26 @@ export const withRetries = <A, R>(
   effect: Effect.Effect<A, GrokError.GrokError, R>
 ): Effect.Effect<A, GrokError.GrokError, R> =>
   RetryPolicy.retry(effect, {
-    policy: settings.policy,
+    ...retryLoop(ctx, settings, spec),
     deadline: settings.deadline,
-    budget: ctx.retry.budget,
-    onRetry: (event) =>
-      Effect.flatMap(FiberRef.get(Record.currentCall), (trace) => {
-        if (trace !== undefined) {
-          trace.retryDelayMillis = Duration.toMillis(event.delay)
-          trace.retryReason = event.reason
-        }
-        return Effect.zipRight(
-          Effect.zipRight(Record.retried(spec.model, event.reason, event.error._tag), budgetLevel(ctx)),
-          Effect.logInfo("retrying Grok call").pipe(
-            Effect.annotateLogs({
-              operation: spec.operation,
-              model: spec.model,
-              attempt: event.attempt,
-              delayMs: Duration.toMillis(event.delay),
-              reason: event.reason,
-              error: event.error._tag,
-              status: event.error.status ?? "none",
-              requestId: event.error.requestId ?? "none"
-            })
-          )
-        )
-      }),
-    onDeadline: (after) =>
-      new GrokError.Timeout({
-        message: `call deadline of ${Duration.format(after)} exceeded`,
-        status: null,
-        retryable: false,
-        phase: "deadline",
-        after
-      })
+    onDeadline: deadlineExceeded
+  }).pipe(Effect.ensuring(budgetLevel(ctx)))
+
+/**
+ * One HTTP exchange with its retries: attempts under `attemptWithin` (whose timers enforce
+ * the deadline while an attempt waits or runs), with one key refresh, and no wait between
+ * attempts that would end past the deadline.
+ */
+export const exchangeWithRetries = <A>(
+  ctx: ClientContext,
+  spec: CallSpec<A>,
+  settings: CallSettings
+): Effect.Effect<A, GrokError.GrokError> =>
+  Effect.flatMap(Clock.currentTimeMillis, (start) => {
+    const deadlineAt = start + Duration.toMillis(settings.deadline)
+    const refreshed = { done: false }
+    const once = attemptWithKeyRefresh(ctx, (apiKey) => attemptWithin(ctx, spec, settings, apiKey, deadlineAt), refreshed)
+    return retryUntil(once, retryLoop(ctx, settings, spec), deadlineAt)
   }).pipe(Effect.ensuring(budgetLevel(ctx)))
 
 const budgetLevel = (ctx: ClientContext) => Effect.flatMap(ctx.retry.budget.level, Record.retryBudgetLevel)
@@ -411,14 +548,14 @@ export const measured = <A, E extends GrokError.GrokError, R>(
   spec: { readonly operation: Operation; readonly model: string },
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
-  Effect.useSpan(callSpanName(spec), callSpanOptions(spec), (span) =>
-    Effect.gen(function*() {
-      const trace = Record.makeTrace(spec.operation, spec.model)
-      const started = yield* Clock.currentTimeMillis
-      const exit = yield* Effect.exit(Record.asCall(trace, Effect.withParentSpan(effect, span)))
-      if (!Exit.isInterrupted(exit)) yield* callEnded(trace, span, started, failureOf(exit), Exit.isFailure(exit))
-      return yield* exit
-    }))
+  Effect.useSpan(callSpanName(spec), callSpanOptions(spec), (span) => {
+    const trace = Record.makeTrace(spec.operation, spec.model)
+    return Effect.flatMap(Clock.currentTimeMillis, (started) =>
+      Effect.onExit(
+        Record.asCall(trace, Effect.withParentSpan(effect, span)),
+        (exit) => Exit.isInterrupted(exit) ? Effect.void : callEnded(trace, span, started, failureOf(exit), Exit.isFailure(exit))
+      ))
+  })
 
 /** Token usage as xAI reports it. */
 export type UsageLike = Record.UsageLike
@@ -431,8 +568,5 @@ export const recordUsage = (model: string, usage: UsageLike | null | undefined):
       Record.usageRecorded(model, trace?.operation ?? "chat", usage, trace?.attemptSpan))
 
 /** A whole non-streaming call: attempts with key refresh, retries, metrics. */
-export const call = <A>(ctx: ClientContext, spec: CallSpec<A>, settings: CallSettings): Effect.Effect<A, GrokError.GrokError> => {
-  const refreshed = { done: false }
-  const once = attemptWithKeyRefresh(ctx, (apiKey) => Effect.scoped(attempt(ctx, spec, settings, apiKey)), refreshed)
-  return measured(spec, withRetries(ctx, settings, spec, once))
-}
+export const call = <A>(ctx: ClientContext, spec: CallSpec<A>, settings: CallSettings): Effect.Effect<A, GrokError.GrokError> =>
+  measured(spec, exchangeWithRetries(ctx, spec, settings))

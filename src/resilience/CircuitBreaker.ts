@@ -1,15 +1,19 @@
 /**
- * A circuit breaker per key: while a dependency is down, calls to it fail at once instead of
- * waiting for timeouts, queueing in the rate limiter and adding load to a server that is
- * trying to recover.
+ * A circuit breaker per key: while a dependency is down, calls to it are held back instead of
+ * each running into timeouts and errors and adding load to a server that is trying to recover.
  *
  * - **closed**: calls go through; their outcomes fill a sliding window. When the window holds
  *   at least `minimumCalls` outcomes and at least `failureRatio` of them are failures, the
  *   breaker opens.
- * - **open**: calls are rejected without running (the caller's `onOpen` error, carrying the
- *   time until the breaker half-opens) for `breakDuration`.
+ * - **open**: calls do not run. With `whenOpen: "wait"` (the default) they wait for the
+ *   breaker; with `"fail"` they fail at once with the caller's `onOpen` error, carrying the time
+ *   until the breaker half-opens. The break lasts `breakDuration`, doubles with each failed
+ *   probe, and never exceeds `maxBreakDuration`.
  * - **half-open**: up to `halfOpenCalls` probes go through; one failure opens the breaker
- *   again, `halfOpenCalls` successes close it.
+ *   again, `halfOpenCalls` successes close it and let every waiting call go.
+ *
+ * A waiting call is not an attempt: it sends nothing and holds no resource until it is let
+ * through, and it ends whenever the caller gives up (an interruption, a deadline).
  *
  * Provider-agnostic: the caller says which errors count ({@link Verdict}): for an HTTP API,
  * 5xx, timeouts and transport failures are failures, while a 4xx the caller caused proves
@@ -20,7 +24,8 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Data, Duration, Effect, Either, Exit, Layer, Metric } from "effect"
+import { Clock, Context, Data, Deferred, Duration, Effect, Either, Exit, FiberId, Layer, Metric } from "effect"
+import { dual } from "effect/Function"
 import * as Circuit from "./internal/circuit.js"
 
 /**
@@ -36,6 +41,14 @@ export type State = Circuit.StateName
  * @since 0.1.0
  */
 export type Verdict = Circuit.Verdict
+
+/**
+ * What a call does while its breaker is open or its probes are out: `wait` until the breaker
+ * lets it through (the next probe's verdict), or `fail` at once with a {@link Rejection}.
+ *
+ * @since 0.1.0
+ */
+export type WhenOpen = "wait" | "fail"
 
 /**
  * Why a call was not let through.
@@ -59,10 +72,17 @@ export interface Options {
   readonly window?: Duration.DurationInput | undefined
   /** Outcomes the window must hold before the breaker may open (a whole number >= 1). Default 10. */
   readonly minimumCalls?: number | undefined
-  /** How long the breaker stays open before probing (finite, above zero). Default 15 seconds. */
+  /** The first break: how long the breaker stays open before its first probe (finite, above zero). Default 500 ms. */
   readonly breakDuration?: Duration.DurationInput | undefined
-  /** Probes let through while half-open, and successes needed to close (a whole number >= 1). Default 2. */
+  /**
+   * The longest break: each failed probe doubles the break up to this (finite, at least
+   * `breakDuration`). Default 2 seconds, or `breakDuration` when that is longer.
+   */
+  readonly maxBreakDuration?: Duration.DurationInput | undefined
+  /** Probes let through at once while half-open, and successes needed to close (a whole number >= 1). Default 1. */
   readonly halfOpenCalls?: number | undefined
+  /** What calls do while the breaker holds them back. Default `"wait"`. */
+  readonly whenOpen?: WhenOpen | undefined
 }
 
 /**
@@ -73,12 +93,15 @@ export interface ValidOptions {
   readonly window: Duration.Duration
   readonly minimumCalls: number
   readonly breakDuration: Duration.Duration
+  readonly maxBreakDuration: Duration.Duration
   readonly halfOpenCalls: number
+  readonly whenOpen: WhenOpen
 }
 
 /**
- * The defaults, adapted to LLM traffic: 0.5 over 30 seconds, at least 10 calls, open for
- * 15 seconds, 2 probes. `docs/degradation.md` explains each number.
+ * The defaults, adapted to LLM traffic: 0.5 over 30 seconds, at least 10 calls, a break of
+ * 500 ms doubling up to 2 seconds, 1 probe at a time, calls wait. `docs/degradation.md`
+ * explains each number.
  *
  * @since 0.1.0
  */
@@ -86,8 +109,10 @@ export const defaults: ValidOptions = {
   failureRatio: 0.5,
   window: Duration.seconds(30),
   minimumCalls: 10,
-  breakDuration: Duration.seconds(15),
-  halfOpenCalls: 2
+  breakDuration: Duration.millis(500),
+  maxBreakDuration: Duration.seconds(2),
+  halfOpenCalls: 1,
+  whenOpen: "wait"
 }
 
 /**
@@ -130,12 +155,27 @@ export const validate = (options: Options = {}): Either.Either<ValidOptions, Inv
     if (!(failureRatio > 0 && failureRatio <= 1)) {
       return yield* invalid("failureRatio", `must be above 0 and at most 1, got ${failureRatio}`)
     }
+    const whenOpen = options.whenOpen ?? defaults.whenOpen
+    if (whenOpen !== "wait" && whenOpen !== "fail") {
+      return yield* invalid("whenOpen", `must be "wait" or "fail", got ${String(whenOpen)}`)
+    }
+    const breakDuration = yield* positiveDuration("breakDuration", options.breakDuration, defaults.breakDuration)
+    const maxBreakDuration = yield* positiveDuration(
+      "maxBreakDuration",
+      options.maxBreakDuration,
+      Duration.max(defaults.maxBreakDuration, breakDuration)
+    )
+    if (Duration.lessThan(maxBreakDuration, breakDuration)) {
+      return yield* invalid("maxBreakDuration", `must be at least breakDuration (${Duration.format(breakDuration)})`)
+    }
     return {
       failureRatio,
       window: yield* positiveDuration("window", options.window, defaults.window),
       minimumCalls: yield* wholeAtLeastOne("minimumCalls", options.minimumCalls, defaults.minimumCalls),
-      breakDuration: yield* positiveDuration("breakDuration", options.breakDuration, defaults.breakDuration),
-      halfOpenCalls: yield* wholeAtLeastOne("halfOpenCalls", options.halfOpenCalls, defaults.halfOpenCalls)
+      breakDuration,
+      maxBreakDuration,
+      halfOpenCalls: yield* wholeAtLeastOne("halfOpenCalls", options.halfOpenCalls, defaults.halfOpenCalls),
+      whenOpen
     }
   })
 
@@ -147,8 +187,13 @@ export const validate = (options: Options = {}): Either.Either<ValidOptions, Inv
 export interface Handlers<E, E2> {
   /** How a failure of the call counts. A success always counts as a success. */
   readonly classify: (error: E) => Verdict
-  /** The error a rejected call fails with instead of running. */
+  /** The error a call rejected in `fail` mode fails with instead of running. */
   readonly onOpen: (rejection: Rejection) => E2
+  /**
+   * When a waiting call must give up (epoch millis on the `Clock`), and the error it then
+   * fails with: the call's own deadline. Without it, a call waits until interrupted.
+   */
+  readonly waitUntil?: { readonly at: number; readonly onExpired: () => E2 } | undefined
 }
 
 /**
@@ -156,8 +201,9 @@ export interface Handlers<E, E2> {
  */
 export interface Service {
   /**
-   * Run `effect` under the breaker of `key`, or fail with `handlers.onOpen` without running
-   * it. Interruptions and defects are not counted.
+   * Run `effect` under the breaker of `key`. While the breaker holds calls back, wait until it
+   * lets this one through, or (in `fail` mode) fail with `handlers.onOpen` without running it.
+   * Interruptions and defects are not counted.
    */
   readonly guard: <A, E, R, E2>(
     key: string,
@@ -180,12 +226,47 @@ export interface Service {
 export class CircuitBreaker extends Context.Tag("effect-grok/CircuitBreaker")<CircuitBreaker, Service>() {}
 
 /**
+ * Overrides the breakers' `whenOpen` for everything it is provided to (`undefined`: each
+ * breaker's own option). See {@link withWhenOpen}.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class CurrentWhenOpen extends Context.Reference<CurrentWhenOpen>()("effect-grok/CircuitBreaker/CurrentWhenOpen", {
+  defaultValue: (): WhenOpen | undefined => undefined
+}) {}
+
+/**
+ * Run `self` with every breaker it meets set to `mode`: e.g. `"fail"` for a step of a
+ * fallback chain that should move on at once rather than wait for its model.
+ *
+ * @since 0.1.0
+ */
+export const withWhenOpen: {
+  (mode: WhenOpen): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, mode: WhenOpen): Effect.Effect<A, E, R>
+} = dual(
+  2,
+  <A, E, R>(self: Effect.Effect<A, E, R>, mode: WhenOpen): Effect.Effect<A, E, R> =>
+    Effect.provideService(self, CurrentWhenOpen, mode)
+)
+
+/**
  * The state of every breaker, tagged by `key`: 0 closed, 1 half-open, 2 open.
  *
  * @since 0.1.0
  */
 export const stateGauge = Metric.gauge("effect_grok.circuit.state", {
   description: "Circuit breaker state by key: 0 closed, 1 half-open, 2 open"
+})
+
+/**
+ * Calls waiting for each breaker to let them through, tagged by `key`.
+ *
+ * @since 0.1.0
+ */
+export const waitingGauge = Metric.gauge("effect_grok.circuit.waiting", {
+  description: "Calls waiting for an open or half-open circuit breaker, by key"
 })
 
 const gaugeValue: Record<State, number> = { closed: 0, "half-open": 1, open: 2 }
@@ -206,6 +287,35 @@ const outcomeOf = <A, E>(exit: Exit.Exit<A, E>, classify: (error: E) => Verdict)
   return exit.cause._tag === "Fail" ? classify(exit.cause.error) : "ignore"
 }
 
+/** One key's circuit, and the signal its waiting calls wait on. */
+interface Breaker {
+  readonly key: string
+  readonly circuit: Circuit.Circuit
+  /** Completed, and replaced, whenever something happens that a waiting call may act on. */
+  changed: Deferred.Deferred<void>
+}
+
+const freshSignal = () => Deferred.unsafeMake<void>(FiberId.none)
+
+/**
+ * Wake the calls waiting on the circuit. Runs in the same synchronous step as the change, so
+ * a waiting call never holds a signal older than the state it read.
+ */
+const signal = (breaker: Breaker): void => {
+  const woken = breaker.changed
+  breaker.changed = freshSignal()
+  Deferred.unsafeDone(woken, Exit.void)
+}
+
+const rejectionOf = (key: string, admission: Circuit.Rejected): Rejection => ({
+  key,
+  state: admission.state,
+  retryAfter: admission.retryAfterMillis === undefined ? undefined : Duration.millis(admission.retryAfterMillis)
+})
+
+const waitingChanged = (breaker: Breaker) =>
+  Effect.suspend(() => Metric.set(Metric.tagged(waitingGauge, "key", breaker.key), breaker.circuit.line.size))
+
 /**
  * A new set of breakers (one per key, created on first use) from options already validated.
  *
@@ -219,49 +329,115 @@ export const fromValid = (options: ValidOptions): Effect.Effect<Service> =>
       windowMillis: Duration.toMillis(options.window),
       minimumCalls: options.minimumCalls,
       breakMillis: Duration.toMillis(options.breakDuration),
+      maxBreakMillis: Duration.toMillis(options.maxBreakDuration),
       halfOpenCalls: options.halfOpenCalls
     }
-    const circuits = new Map<string, Circuit.Circuit>()
-    const circuitOf = (key: string) => {
-      let circuit = circuits.get(key)
-      if (circuit === undefined) {
-        circuit = Circuit.make()
-        circuits.set(key, circuit)
+    const breakers = new Map<string, Breaker>()
+    const breakerOf = (key: string) => {
+      let breaker = breakers.get(key)
+      if (breaker === undefined) {
+        breaker = { key, circuit: Circuit.make(), changed: freshSignal() }
+        breakers.set(key, breaker)
       }
-      return circuit
+      return breaker
     }
     // A new key shows on the gauge as closed, so dashboards see every breaker.
     const known = (key: string) =>
-      circuits.has(key)
-        ? Effect.succeed(circuitOf(key))
-        : Effect.as(Metric.set(Metric.tagged(stateGauge, "key", key), gaugeValue.closed), circuitOf(key))
+      breakers.has(key)
+        ? Effect.succeed(breakerOf(key))
+        : Effect.as(Metric.set(Metric.tagged(stateGauge, "key", key), gaugeValue.closed), breakerOf(key))
+
+    /** Ask to be let through; a transition wakes the waiting calls. */
+    const ask = (breaker: Breaker, now: number): readonly [Circuit.Admission, Circuit.Transition] => {
+      const asked = Circuit.admit(breaker.circuit, now, settings)
+      if (asked[1] !== undefined) signal(breaker)
+      return asked
+    }
+
+    const failFast = <E2>(breaker: Breaker, onOpen: (rejection: Rejection) => E2): Effect.Effect<Circuit.Ticket, E2> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const [admission, transition] = ask(breaker, now)
+        return Effect.zipRight(
+          report(breaker.key, transition),
+          admission._tag === "Admitted"
+            ? Effect.succeed(admission.ticket)
+            : Effect.fail(onOpen(rejectionOf(breaker.key, admission)))
+        )
+      })
+
+    /**
+     * Wait in line until the breaker lets the call through. The first in line sleeps out the
+     * break, or waits for the probes' verdict; the others wait for something to happen. Only
+     * the waits are interruptible, and a call that gives up leaves the line.
+     */
+    const waitInLine = <E2>(
+      breaker: Breaker,
+      restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+      until: Handlers<unknown, E2>["waitUntil"]
+    ): Effect.Effect<Circuit.Ticket, E2> => {
+      let position: number | undefined
+      const leave = Effect.suspend(() => {
+        if (position === undefined) return Effect.void
+        if (Circuit.leave(breaker.circuit, position)) signal(breaker)
+        position = undefined
+        return waitingChanged(breaker)
+      })
+      // A wait that would outlast the caller's deadline ends at it, with the caller's error.
+      const bounded = (wait: Effect.Effect<void>, now: number): Effect.Effect<void, E2> =>
+        until === undefined
+          ? wait
+          : until.at <= now
+          ? Effect.fail(until.onExpired())
+          : Effect.raceFirst(wait, Effect.zipRight(Effect.sleep(Duration.millis(until.at - now)), Effect.fail(until.onExpired())))
+      const turn: Effect.Effect<Circuit.Ticket, E2> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const [admission, transition] = Circuit.mayAsk(breaker.circuit, position)
+          ? ask(breaker, now)
+          : [undefined, undefined]
+        // Read in the same step as the state: a later change completes this very signal.
+        const changed = breaker.changed
+        const reported = report(breaker.key, transition)
+        if (admission?._tag === "Admitted") return reported.pipe(Effect.zipRight(leave), Effect.as(admission.ticket))
+        const joining = position === undefined
+        if (joining) position = Circuit.join(breaker.circuit)
+        const wait = admission?.retryAfterMillis === undefined
+          ? Deferred.await(changed)
+          : Effect.sleep(Duration.millis(admission.retryAfterMillis))
+        return reported.pipe(
+          Effect.zipRight(joining ? waitingChanged(breaker) : Effect.void),
+          Effect.zipRight(restore(bounded(wait, now))),
+          Effect.zipRight(Effect.suspend(() => turn))
+        )
+      })
+      return Effect.ensuring(turn, leave)
+    }
+
+    /** Count the outcome of an admitted call; answers whether it was a probe that failed. */
+    const recorded = (breaker: Breaker, ticket: Circuit.Ticket, verdict: Verdict): Effect.Effect<boolean> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const transition = Circuit.record(breaker.circuit, ticket, verdict, now, settings)
+        // A new state, or a probe that ended without one: its slot may be free again.
+        if (transition !== undefined || Circuit.stateOf(breaker.circuit) === "half-open") signal(breaker)
+        return Effect.as(report(breaker.key, transition), ticket.probe && verdict === "failure")
+      })
 
     const guard: Service["guard"] = (key, effect, handlers) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
-          const circuit = yield* known(key)
-          const now = yield* Clock.currentTimeMillis
-          const [admission, transition] = Circuit.admit(circuit, now, settings)
-          yield* report(key, transition)
-          if (admission._tag === "Rejected") {
-            return yield* Effect.fail(handlers.onOpen({
-              key,
-              state: admission.state,
-              retryAfter: admission.retryAfterMillis === undefined ? undefined : Duration.millis(admission.retryAfterMillis)
-            }))
+          const breaker = yield* known(key)
+          const whenOpen = (yield* CurrentWhenOpen) ?? options.whenOpen
+          while (true) {
+            const ticket = yield* (whenOpen === "fail" ? failFast(breaker, handlers.onOpen) : waitInLine(breaker, restore, handlers.waitUntil))
+            const exit = yield* Effect.exit(restore(effect))
+            const probeFailed = yield* recorded(breaker, ticket, outcomeOf(exit, handlers.classify))
+            // A waiting call's failed probe is the breaker's business, not the call's: it waits again.
+            if (whenOpen === "fail" || !probeFailed) return yield* exit
           }
-          return yield* restore(effect).pipe(
-            Effect.onExit((exit) =>
-              Effect.flatMap(Clock.currentTimeMillis, (end) =>
-                report(key, Circuit.record(circuit, admission.ticket, outcomeOf(exit, handlers.classify), end, settings)))
-            )
-          )
         })
       )
 
     return {
       guard,
-      state: (key) => Effect.sync(() => Circuit.stateOf(circuitOf(key)))
+      state: (key) => Effect.sync(() => Circuit.stateOf(breakerOf(key).circuit))
     }
   })
 

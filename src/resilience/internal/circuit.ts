@@ -5,12 +5,20 @@
  *
  * Closed: outcomes go into a sliding window of buckets; a failure trips the circuit when
  * the window holds at least `minimumCalls` outcomes and the failure ratio reaches
- * `failureRatio`. Open: every call is rejected until `breakMillis` have passed. Half-open:
- * at most `halfOpenCalls` probes are let through; one failure opens the circuit again,
- * `halfOpenCalls` successes close it with an empty window.
+ * `failureRatio`. Open: every call is rejected until the break is over. Half-open: at most
+ * `halfOpenCalls` probes are let through; one failure opens the circuit again, `halfOpenCalls`
+ * successes close it with an empty window.
+ *
+ * The break starts at `breakMillis` when the circuit trips and doubles with each failed probe,
+ * up to `maxBreakMillis`: a long outage is still probed every `maxBreakMillis`, so the circuit
+ * closes soon after the dependency is back.
  *
  * Every transition bumps `generation`; an outcome is only counted in the generation that
  * admitted its call, so a slow call started before the circuit opened cannot close it.
+ *
+ * Calls that wait for the circuit stand in a line, in arrival order: while the circuit is not
+ * closed only the first in line may ask to be let through, so probes go to the calls that have
+ * waited longest, and a call whose probe failed goes to the back when it tries again.
  *
  * @internal
  */
@@ -24,6 +32,7 @@ export interface Settings {
   readonly windowMillis: number
   readonly minimumCalls: number
   readonly breakMillis: number
+  readonly maxBreakMillis: number
   readonly halfOpenCalls: number
 }
 
@@ -45,21 +54,38 @@ type Phase =
 export interface Circuit {
   phase: Phase
   generation: number
+  /** Probes that failed since the circuit last closed: how many times the break has doubled. */
+  failedProbes: number
+  /** Positions of the waiting calls; a `Set` keeps them in the order they joined. */
+  readonly line: Set<number>
+  nextPosition: number
 }
 
-/** A call let through, and the generation whose outcome it reports. */
+/** A call let through: the generation whose outcome it reports, and whether it is a half-open probe. */
 export interface Ticket {
   readonly generation: number
+  readonly probe: boolean
 }
 
-export type Admission =
-  | { readonly _tag: "Admitted"; readonly ticket: Ticket }
-  | { readonly _tag: "Rejected"; readonly state: "open" | "half-open"; readonly retryAfterMillis: number | undefined }
+/** A call held back: until the break is over (`retryAfterMillis`), or, half-open, until a probe slot frees. */
+export interface Rejected {
+  readonly _tag: "Rejected"
+  readonly state: "open" | "half-open"
+  readonly retryAfterMillis: number | undefined
+}
+
+export type Admission = { readonly _tag: "Admitted"; readonly ticket: Ticket } | Rejected
 
 /** What a step changed, for the gauge and the logs; `undefined` when the state stayed. */
 export type Transition = { readonly to: StateName; readonly failures?: number; readonly calls?: number } | undefined
 
-export const make = (): Circuit => ({ phase: { _tag: "closed", buckets: [] }, generation: 0 })
+export const make = (): Circuit => ({
+  phase: { _tag: "closed", buckets: [] },
+  generation: 0,
+  failedProbes: 0,
+  line: new Set(),
+  nextPosition: 0
+})
 
 export const stateOf = (circuit: Circuit): StateName => circuit.phase._tag
 
@@ -69,7 +95,10 @@ const enter = (circuit: Circuit, phase: Phase): void => {
 }
 
 const open = (circuit: Circuit, now: number, settings: Settings): void =>
-  enter(circuit, { _tag: "open", until: now + settings.breakMillis })
+  enter(circuit, {
+    _tag: "open",
+    until: now + Math.min(settings.breakMillis * 2 ** circuit.failedProbes, settings.maxBreakMillis)
+  })
 
 /** Let a call through, or say why not. An open circuit whose break is over half-opens here. */
 export const admit = (circuit: Circuit, now: number, settings: Settings): readonly [Admission, Transition] => {
@@ -86,7 +115,30 @@ export const admit = (circuit: Circuit, now: number, settings: Settings): readon
     if (phase.probesLeft === 0) return [{ _tag: "Rejected", state: "half-open", retryAfterMillis: undefined }, transition]
     phase.probesLeft--
   }
-  return [{ _tag: "Admitted", ticket: { generation: circuit.generation } }, transition]
+  return [{ _tag: "Admitted", ticket: { generation: circuit.generation, probe: phase._tag === "half-open" } }, transition]
+}
+
+/**
+ * Whether a call may ask to be let through: always while closed; otherwise only the first in
+ * line, or a newcomer (`position` undefined) when nobody waits.
+ */
+export const mayAsk = (circuit: Circuit, position: number | undefined): boolean =>
+  circuit.phase._tag === "closed" || (position === undefined ? circuit.line.size === 0 : firstInLine(circuit) === position)
+
+const firstInLine = (circuit: Circuit): number | undefined => circuit.line.values().next().value
+
+/** Stand at the back of the line. */
+export const join = (circuit: Circuit): number => {
+  const position = circuit.nextPosition++
+  circuit.line.add(position)
+  return position
+}
+
+/** Leave the line; answers whether the next call in line may now ask (the first left, and the circuit is not closed). */
+export const leave = (circuit: Circuit, position: number): boolean => {
+  const wasFirst = firstInLine(circuit) === position
+  circuit.line.delete(position)
+  return wasFirst && circuit.phase._tag !== "closed"
 }
 
 /** Count the outcome of an admitted call. */
@@ -108,11 +160,13 @@ export const record = (
         return undefined
       }
       if (verdict === "failure") {
+        circuit.failedProbes++
         open(circuit, now, settings)
         return { to: "open" }
       }
       phase.successes++
       if (phase.successes < settings.halfOpenCalls) return undefined
+      circuit.failedProbes = 0
       enter(circuit, { _tag: "closed", buckets: [] })
       return { to: "closed" }
     case "closed": {
