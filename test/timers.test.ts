@@ -46,7 +46,6 @@ describe("Timers: one fiber fires every attempt's timer", () => {
 
 /** The phases of the timed bodies below. */
 type Phase = "waiting" | "attempt"
-const waiting: Phase = "waiting"
 
 describe("Timers.run: an effect under a timer", () => {
   it.scoped("a body slower than its timer fails with the phase's error at the timer, its finalizers done", () =>
@@ -55,9 +54,9 @@ describe("Timers.run: an effect under a timer", () => {
       const released = yield* Deferred.make<void>()
       const fiber = yield* Timers.run(
         timers,
-        waiting,
+        "waiting",
         60_000,
-        (control) =>
+        (control: Timers.Control<Phase>) =>
           Effect.gen(function*() {
             // Admitted at once: the attempt phase gets 2 seconds.
             control.enter("attempt", (yield* Clock.currentTimeMillis) + 2_000)
