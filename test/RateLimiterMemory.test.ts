@@ -231,6 +231,62 @@ describe("RateLimiterMemory", () => {
         expect((yield* limiter.stats("k")).coolingDown).toBe(false)
       }).pipe(Effect.scoped))
 
+    it.effect("a 429 that names the request quota pauses every caller and cuts the rate too", () =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiterMemory.make({ limits: { requestsPerSecond: 10 } })
+        const first = yield* limiter.acquire(ticket())
+        const waiting = yield* forkAll(3, () => admittedAt(limiter))
+        yield* first.release({ status: 429, rateLimited: true, refusedFor: "requests", retryAfter: Duration.seconds(1) })
+        yield* TestClock.adjust("500 millis")
+        expect(yield* limiter.stats("k")).toMatchObject({ coolingDown: true, queued: 3 })
+        expect((yield* limiter.stats("k")).requestsPerSecond).toBeCloseTo(7)
+        yield* TestClock.adjust("3 seconds")
+        expect((yield* joinAll(waiting))[0]).toBe(1000)
+      }).pipe(Effect.scoped))
+
+    it.effect("an \"at capacity\" 429 holds back no other caller and leaves the rate alone", () =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiterMemory.make({ limits: { requestsPerSecond: 10 } })
+        const first = yield* limiter.acquire(ticket())
+        const waiting = yield* forkAll(3, () => admittedAt(limiter))
+        yield* first.release({ status: 429, rateLimited: true, refusedFor: "capacity", retryAfter: Duration.seconds(2) })
+        expect(yield* limiter.stats("k")).toMatchObject({ coolingDown: false, requestsPerSecond: 10 })
+        yield* TestClock.adjust("1 second")
+        // Their usual slots, not after the refused call's 2 s.
+        expect(yield* joinAll(waiting)).toEqual([96, 196, 296])
+      }).pipe(Effect.scoped))
+
+    it.effect("an \"at capacity\" 429 as the first answer does not end slow start at a crawl", () =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiterMemory.make()
+        const first = yield* limiter.acquire(ticket())
+        yield* TestClock.adjust("10 millis")
+        yield* first.release({ status: 429, rateLimited: true, refusedFor: "capacity", retryAfter: Duration.seconds(1) })
+        expect(yield* limiter.stats("k")).toMatchObject({ coolingDown: false, requestsPerSecond: Infinity })
+        // Still slow starting: one call, then two at once, then four.
+        const fibers = yield* forkAll(7, () => holding(limiter, 100))
+        yield* TestClock.adjust("1 second")
+        const times = yield* joinAll(fibers)
+        expect([10, 110, 210].map((t) => times.filter((x) => x === t).length)).toEqual([1, 2, 4])
+      }).pipe(Effect.scoped))
+
+    it.effect("a first answer that is a 429 naming no limit and no headers paces to what was sent, not 70% of it", () =>
+      Effect.gen(function*() {
+        const rateAfter = (refusedFor: "unknown" | "requests") =>
+          Effect.gen(function*() {
+            const limiter = yield* RateLimiterMemory.make()
+            const first = yield* limiter.acquire(ticket())
+            yield* TestClock.adjust("10 millis")
+            yield* first.release({ status: 429, rateLimited: true, refusedFor })
+            return (yield* limiter.stats("k")).requestsPerSecond
+          }).pipe(Effect.scoped)
+        // One call per 10 ms round trip was going through: 100 per second.
+        expect(yield* rateAfter("unknown")).toBeCloseTo(100)
+        // Told it was the request quota, the limiter cuts from the calls it measured (one in the
+        // first 100 ms): 7 per second.
+        expect(yield* rateAfter("requests")).toBeCloseTo(7)
+      }))
+
     it.effect("without Retry-After, pauses until the reset of the window the server reports exhausted", () =>
       Effect.gen(function*() {
         const limiter = yield* RateLimiterMemory.make({ limits: { requestsPerSecond: 10 } })
@@ -244,6 +300,30 @@ describe("RateLimiterMemory", () => {
         yield* TestClock.adjust("3 seconds")
         expect(yield* Fiber.join(next)).toBe(1500)
       }).pipe(Effect.scoped))
+
+    it.effect("a Retry-After in whole seconds that only rounds up the exhausted window's reset: pauses until the reset", () =>
+      Effect.gen(function*() {
+        const pauseFor = (retryAfter: Duration.Duration) =>
+          Effect.gen(function*() {
+            const limiter = yield* RateLimiterMemory.make({ limits: { requestsPerSecond: 10 } })
+            const first = yield* limiter.acquire(ticket())
+            const start = yield* Clock.currentTimeMillis
+            const next = yield* Effect.fork(admittedAt(limiter))
+            yield* first.release({
+              status: 429,
+              rateLimited: true,
+              refusedFor: "requests",
+              retryAfter,
+              rateLimit: { requests: { limit: 600, remaining: 0, resetAfter: Duration.millis(120) }, tokens: {} }
+            })
+            yield* TestClock.adjust("10 seconds")
+            return (yield* Fiber.join(next)) - start
+          }).pipe(Effect.scoped)
+        // "retry-after: 1" for a slot free in 120 ms.
+        expect(yield* pauseFor(Duration.seconds(1))).toBe(120)
+        // A Retry-After longer than rounding explains is the server's word.
+        expect(yield* pauseFor(Duration.seconds(5))).toBe(5000)
+      }))
 
     it.effect("a refused call is refunded its token estimate", () =>
       Effect.gen(function*() {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Either, Schedule, TestClock } from "effect"
+import { Duration, Effect, Either, Fiber, Schedule, TestClock } from "effect"
 import { Cluster, Redis, type RedisOptions } from "ioredis"
 import { inject } from "vitest"
 import type { Admission, AdmissionStore, Limits } from "../src/resilience/internal/admissionStore.js"
@@ -147,6 +147,26 @@ describe("Redis admission store", () => {
         yield* store!.adjustTokens("cap", -10_000, l)
         const decisions = yield* Effect.forEach([1, 2], () => store!.tryAdmit("cap", 400, l))
         expect(decisions.map((d) => d._tag)).toEqual(["Admitted", "Wait"])
+      }))
+  })
+
+  describe("command timeout", () => {
+    it.scopedLive("a reply that came while the process was too busy to read it is not taken for a timeout", () =>
+      Effect.gen(function*() {
+        const client = yield* connect()
+        const store = RedisStore.make({ client, prefix: freshPrefix(), commandTimeout: Duration.millis(50) })
+        const l = limits({ requestsPerSecond: 10, requestBurst: 1 })
+        // The script is loaded once per connection: load it first, so what follows is one round trip.
+        expect((yield* store.tryAdmit("warm", 0, l))._tag).toBe("Admitted")
+        const decision = yield* Effect.fork(store.tryAdmit("busy", 0, l))
+        yield* Effect.yieldNow()
+        // The command is out; the process now holds its event loop for 4 command timeouts (as a
+        // long garbage collection or a burst of work would), while Redis answers in a millisecond.
+        const until = performance.now() + 200
+        while (performance.now() < until) {
+          // busy
+        }
+        expect((yield* Fiber.join(decision))._tag).toBe("Admitted")
       }))
   })
 
@@ -377,6 +397,24 @@ describe("RateLimiterRedis", () => {
         expect(refused.reason).toBe("queue-timeout")
         // Another key is not affected.
         yield* b.acquire(ticket("calm", 0))
+      }))
+
+    it.scopedLive("a limiter still slow starting, held back by another's cooldown, serves its queue once the cooldown ends", () =>
+      Effect.gen(function*() {
+        const options = { url: redisUrl, prefix: freshPrefix(), maxWait: "2 seconds" } as const
+        const a = yield* RateLimiterRedis.make(options)
+        const b = yield* RateLimiterRedis.make({ ...options, startSlow: false })
+        const refused = yield* b.acquire(ticket("cool", 0))
+        yield* refused.release({ status: 429, rateLimited: true, refusedFor: "requests", retryAfter: Duration.millis(300) })
+        // A knows no rate yet: one call at a time. The first asks Redis (and holds that one slot
+        // meanwhile), the others queue behind it; Redis says "wait for the cooldown".
+        const calls = yield* Effect.forEach(
+          Array.from({ length: 5 }),
+          () => Effect.either(Effect.flatMap(a.acquire(ticket("cool", 0)), (permit) => permit.release({ status: 200 }))),
+          { concurrency: "unbounded" }
+        )
+        // Every call goes after the 300 ms cooldown; none sits out maxWait and times out.
+        expect(calls.filter(Either.isLeft)).toEqual([])
       }))
 
     it.live("three real processes share one quota and never exceed it together", () =>

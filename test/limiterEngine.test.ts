@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Duration, Effect, Exit, FastCheck as fc, Fiber, Option, TestClock } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Exit, FastCheck as fc, Fiber, Option, TestClock } from "effect"
 import type { AdmissionStore, Limits } from "../src/resilience/internal/admissionStore.js"
 import { StoreUnavailable } from "../src/resilience/internal/admissionStore.js"
 import { makeEngine } from "../src/resilience/internal/limiterEngine.js"
@@ -104,6 +104,15 @@ describe("limiter engine", () => {
         ])
       }).pipe(Effect.scoped))
 
+    it.effect("an \"at capacity\" 429 starts no cooldown in the store and gives the tokens back", () =>
+      Effect.gen(function*() {
+        const { calls, store } = yield* recordingStore()
+        const limiter = yield* makeEngine({ limits: { requestsPerSecond: 10, tokensPerMinute: 60_000 } }, store)
+        const permit = yield* limiter.acquire(ticket({ tokens: 500 }))
+        yield* permit.release({ status: 429, rateLimited: true, refusedFor: "capacity", retryAfter: Duration.seconds(3) })
+        expect(calls.filter((call) => call.op !== "tryAdmit")).toEqual([{ op: "adjustTokens", key: "k", delta: -500 }])
+      }).pipe(Effect.scoped))
+
     it.effect("serves a queue one decision at a time: waiters never poll the store", () =>
       Effect.gen(function*() {
         const { calls, store } = yield* recordingStore()
@@ -136,6 +145,24 @@ describe("limiter engine", () => {
         yield* TestClock.adjust("100 millis")
         expect(calls.filter((call) => call.op === "adjustTokens")).toEqual([{ op: "adjustTokens", key: "k", delta: -400 }])
         expect(yield* limiter.stats("k")).toMatchObject({ queued: 0, inFlight: 0 })
+      }).pipe(Effect.scoped))
+
+    it.effect("a caller told to wait by the store hands its slot to the queue: no waiter sleeps until maxWait", () =>
+      Effect.gen(function*() {
+        // A shared store answering after a round trip, in which another process has just started
+        // a cooldown; this process is still slow starting (one call at a time).
+        const { store } = yield* recordingStore(50)
+        yield* store.startCooldown("k", 1000)
+        const limiter = yield* makeEngine({}, store)
+        const granted = Effect.flatMap(limiter.acquire(ticket()), (permit) =>
+          Effect.zipLeft(Clock.currentTimeMillis, permit.release({ status: 200 })))
+        // The first asks the store and holds the only slot meanwhile; the second queues behind it.
+        const fibers = yield* Effect.forEach([1, 2], () => Effect.fork(granted))
+        yield* TestClock.adjust("2 minutes")
+        const times = yield* Effect.forEach(fibers, (fiber) => Effect.either(Fiber.join(fiber)))
+        // Both go once the cooldown is over, not when the first deadline (60 s) comes.
+        for (const time of times) expect(time).toEqual(Either.right(expect.any(Number)))
+        for (const time of times) if (Either.isRight(time)) expect(time.right).toBeLessThan(1200)
       }).pipe(Effect.scoped))
 
     it.effect("a store that cannot be reached fails calls with unavailable, queued ones included", () =>

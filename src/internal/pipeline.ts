@@ -62,6 +62,8 @@ export interface OutcomeCell {
   retryAfter: Duration.Duration | undefined
   usedTokens: number | undefined
   rateLimited: boolean
+  /** Which limit a 429 says was hit: an "at capacity" 429 is not a quota signal for the limiter. */
+  refusedFor: GrokError.RateLimitKind | undefined
   /** The answer's `x-request-id`, for the attempt's span. */
   requestId: string | undefined
 }
@@ -134,6 +136,7 @@ const send = (
     // Never undefined for a non-2xx status.
     const error = GrokError.classifyResponse({ status: response.status, headers: response.headers, body, nowMillis })!
     cell.rateLimited = error._tag === "RateLimited"
+    cell.refusedFor = error._tag === "RateLimited" ? error.limit : undefined
     return yield* Effect.fail(error)
   })
 
@@ -237,6 +240,7 @@ const newCell = (): OutcomeCell => ({
   retryAfter: undefined,
   usedTokens: undefined,
   rateLimited: false,
+  refusedFor: undefined,
   requestId: undefined
 })
 
@@ -272,7 +276,14 @@ const release = (ctx: ClientContext, key: string, model: string, permit: RateLim
   permit.release(
     unsent
       ? { status: null, usedTokens: 0 }
-      : { status: cell.status, rateLimit: cell.rateLimit, retryAfter: cell.retryAfter, usedTokens: cell.usedTokens, rateLimited: cell.rateLimited }
+      : {
+        status: cell.status,
+        rateLimit: cell.rateLimit,
+        retryAfter: cell.retryAfter,
+        usedTokens: cell.usedTokens,
+        rateLimited: cell.rateLimited,
+        refusedFor: cell.refusedFor
+      }
   ).pipe(Effect.zipRight(sampleLimiter(ctx, key, model)))
 
 /** The authorised request, sent and classified, and a 2xx read by the endpoint's `handle`. */

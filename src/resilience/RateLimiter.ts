@@ -63,7 +63,23 @@ export interface Outcome {
   readonly usedTokens?: number | undefined
   /** True when the server refused the call for rate (a 429 that is not an exhausted quota). */
   readonly rateLimited?: boolean | undefined
+  /**
+   * Which limit a refusal for rate (`rateLimited`) named, when the server said. A `capacity`
+   * refusal (the server is overloaded for everybody) says nothing of the key's quota: the
+   * limiter neither pauses the key's other callers nor slows the key down, and only the
+   * refused call waits (its Retry-After, through the retry policy). Absent, a refusal is taken
+   * as the key's quota (`requests`).
+   */
+  readonly refusedFor?: RefusalKind | undefined
 }
+
+/**
+ * Which limit a 429 hit: the key's request or token quota, the server's capacity (overloaded,
+ * not this key's doing), or a limit the server did not name.
+ *
+ * @since 0.1.0
+ */
+export type RefusalKind = "requests" | "tokens" | "capacity" | "unknown"
 
 /**
  * An outcome for a call that was interrupted or never reached the server: the limiter

@@ -10,10 +10,15 @@
  *   configured and what the server says wins;
  * - **slow start**: while a key's request rate is unknown, one call goes first, then as many
  *   at once as have succeeded (1, 2, 4, ... like TCP), instead of a flood;
- * - **one shared cooldown after a 429** until `Retry-After` (or the exhausted window's reset),
+ * - **one shared cooldown after a 429** until `Retry-After` (or the exhausted window's reset,
+ *   also when it only says to the millisecond what a whole-second `Retry-After` rounds up),
  *   then paced again, one by one;
  * - **AIMD** when the server says nothing: the request rate is cut to 70% on a 429 and grows
  *   back (along CUBIC's curve) while calls succeed, so an unknown quota is still used well;
+ * - **"at capacity" is not a quota**: a 429 whose `Outcome.refusedFor` is `"capacity"` (the
+ *   server overloaded for everybody) neither pauses the key nor cuts its rate; only the refused
+ *   call waits, as its retry policy says. A 429 naming no limit at all ends slow start at the
+ *   rate the window was sustaining, not at 70% of the few calls sent so far;
  * - **token reconciliation**: the ticket's estimate is debited at admission and corrected with
  *   the response's real usage on release (a cancelled call is refunded);
  * - **priorities and bounds**: per key a bounded queue, `critical` before `normal` before

@@ -184,8 +184,13 @@ export class KeyQuota {
    * A call admitted at `admittedAt` was refused for rate at `now`. Cuts the rate once per
    * congestion event (calls admitted before the last cut do not cut it again), and answers
    * the pause to take when the server did not say how long: one interval at the new rate.
+   *
+   * `ambiguous`: the refusal named no limit, neither in its message nor in headers. Ending slow
+   * start, such a 429 does not cut below the rate the window was sustaining: it may well have
+   * nothing to do with the key's quota, and the few calls slow start sends at first are no
+   * measure of it (cutting to 70% of them would crawl for many seconds).
    */
-  rateLimited(admittedAt: number, now: number): number {
+  rateLimited(admittedAt: number, now: number, ambiguous: boolean): number {
     const learned = this.learning
     if (admittedAt > learned.lastDecreaseAt) {
       const leavingSlowStart = this.slowStarting
@@ -198,7 +203,10 @@ export class KeyQuota {
         : measured
       const current = Math.min(this.limits.requestsPerSecond, sent)
       const base = current === Infinity ? minimumRate : Math.max(minimumRate, current)
-      learned.adaptiveRate = Math.max(minimumRate, base * this.tuning.aimdDecrease)
+      const cut = Math.max(minimumRate, base * this.tuning.aimdDecrease)
+      // Before any success, this call's own round trip is the only latency there is.
+      const windowRate = this.window * 1000 / (learned.latency > 0 ? learned.latency : Math.max(1, now - admittedAt))
+      learned.adaptiveRate = ambiguous && leavingSlowStart ? Math.max(cut, windowRate) : cut
       // Slow start's bursts meet a 429 well below the quota as often as above it: there the cut
       // rate is a floor, and the regrowth probes upwards at once instead of levelling off first.
       learned.ceiling = leavingSlowStart ? learned.adaptiveRate : base

@@ -34,6 +34,7 @@ import {
   type Service,
   type Ticket
 } from "../RateLimiter.js"
+import type { RateLimitInfo, RateLimitWindow } from "../RateLimitHeaders.js"
 import type { AdmissionStore, Limits, StoreUnavailable } from "./admissionStore.js"
 import { KeyQuota } from "./keyQuota.js"
 import { resolveOptions, type ResolvedOptions, unlimited } from "./limiterOptions.js"
@@ -103,15 +104,34 @@ const rejected = (key: string, reason: RateLimiterRejected["reason"], message: s
 const isSuccess = (outcome: Outcome): boolean =>
   outcome.status !== null && outcome.status < 500 && outcome.status !== 429 && outcome.rateLimited !== true
 
+/** A refusal for rate that says neither which limit it hit nor anything of the key's limits. */
+const namesNoLimit = (outcome: Outcome): boolean =>
+  outcome.refusedFor === "unknown" && !describesWindow(outcome.rateLimit?.requests) &&
+  !describesWindow(outcome.rateLimit?.tokens)
+
+const describesWindow = (window: RateLimitWindow | undefined): boolean =>
+  window !== undefined &&
+  (window.limit !== undefined || window.remaining !== undefined || window.resetAfter !== undefined)
+
 /**
  * How long the server asked everybody to pause: Retry-After, else the reset of a window it
- * reports exhausted. `undefined` when it said neither.
+ * reports exhausted. When both are given and Retry-After is no longer than that reset rounded
+ * up to whole seconds, it says the same wait at a coarser grain (a Retry-After of 1 s for a
+ * slot free in 50 ms): the reset, to the millisecond, is taken. `undefined` when it said neither.
  */
 const serverPauseMillis = (outcome: Outcome): number | undefined => {
-  const retryAfter = outcome.retryAfter === undefined ? 0 : Duration.toMillis(outcome.retryAfter)
-  if (retryAfter > 0) return Math.ceil(retryAfter)
+  const retryAfter = outcome.retryAfter === undefined ? 0 : Math.ceil(Duration.toMillis(outcome.retryAfter))
+  const reset = exhaustedWindowReset(outcome.rateLimit)
+  if (!(retryAfter > 0)) return reset
+  return reset !== undefined && retryAfter <= Math.max(1000, Math.ceil(reset / 1000) * 1000)
+    ? Math.min(reset, retryAfter)
+    : retryAfter
+}
+
+/** The longest reset among the windows the headers report exhausted. */
+const exhaustedWindowReset = (info: RateLimitInfo | undefined): number | undefined => {
   let reset: number | undefined
-  for (const window of [outcome.rateLimit?.requests, outcome.rateLimit?.tokens]) {
+  for (const window of [info?.requests, info?.tokens]) {
     if (window?.remaining === 0 && window.resetAfter !== undefined) {
       const millis = Duration.toMillis(window.resetAfter)
       if (millis > 0 && Number.isFinite(millis)) reset = Math.max(reset ?? 0, Math.ceil(millis))
@@ -339,19 +359,31 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
         })
       }))
 
+    /**
+     * Give back the slot a direct caller held while the store decided, when it leaves without a
+     * permit. Callers may have queued meanwhile, with a dispatcher asleep for want of that very
+     * slot: no release will come to wake it (nothing may be in flight), so wake it here.
+     */
+    const unreserve = (state: KeyState) => {
+      state.reserved--
+      if (state.waitingForRoom && state.queued > 0) wake(state)
+    }
+
     /** Nobody queued and room to run: ask the store directly. */
     const admitNow = (state: KeyState, tokens: number, rank: number, now: number) => {
       state.reserved++
       return Effect.matchEffect(store.tryAdmit(state.key, tokens, state.quota.limits), {
         onFailure: (error) => {
-          state.reserved--
+          unreserve(state)
           return Effect.fail(rejected(state.key, "unavailable", unavailableMessage(state.key, error)))
         },
         onSuccess: (admission): Effect.Effect<Permit, RateLimiterRejected> => {
-          state.reserved--
-          return admission._tag === "Admitted"
-            ? Effect.succeed(grant(state, tokens, clock.unsafeCurrentTimeMillis(), Duration.zero))
-            : awaitPermit(state, tokens, rank, now)
+          if (admission._tag === "Admitted") {
+            state.reserved--
+            return Effect.succeed(grant(state, tokens, clock.unsafeCurrentTimeMillis(), Duration.zero))
+          }
+          unreserve(state)
+          return awaitPermit(state, tokens, rank, now)
         }
       })
     }
@@ -404,8 +436,9 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
         const limitsBefore = quota.limits
         quota.learn(outcome.rateLimit)
         let work: Effect.Effect<void> | undefined
-        if (outcome.rateLimited === true) {
-          const aimdPause = quota.rateLimited(permit.admittedAt, now)
+        // "At capacity" is the server's trouble, not the key's quota: only the refused call waits.
+        if (outcome.rateLimited === true && outcome.refusedFor !== "capacity") {
+          const aimdPause = quota.rateLimited(permit.admittedAt, now, namesNoLimit(outcome))
           const millis = serverPauseMillis(outcome) ?? aimdPause
           state.coolingDownUntil = Math.max(state.coolingDownUntil, now + millis)
           work = Effect.zipRight(

@@ -42,7 +42,9 @@ export const connect = (
           // Fail commands in flight when the connection drops, and never re-send them.
           maxRetriesPerRequest: 0,
           autoResendUnfulfilledCommands: false,
-          commandTimeout: commandMillis,
+          // No ioredis `commandTimeout`: the store bounds every command itself, and unlike
+          // ioredis it reads a reply that arrived while the event loop was busy before calling
+          // the command timed out (ioredis's timer would reject it first).
           // A connection that answers nothing for a few command timeouts is dropped and
           // rebuilt: meanwhile calls are refused at once instead of each waiting out its timeout.
           socketTimeout: commandMillis * 4,

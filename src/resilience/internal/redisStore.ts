@@ -97,6 +97,12 @@ const evaluate = async (
 /**
  * A command's reply, or a failure once `millis` have passed without one.
  *
+ * A timer that fires late says the event loop was busy (garbage collection, a burst of work in
+ * a loaded process), and a reply that arrived meanwhile waits in the socket: Node runs due
+ * timers before it reads sockets. So the verdict waits for that read (`setImmediate` runs right
+ * after it); without this a busy process takes its own lateness for Redis's, and in `"fail"`
+ * mode refuses every queued call of the key for it.
+ *
  * The timer is a real one, deliberately: Redis answers in real time whatever clock the program
  * runs on (a `TestClock` included), and on this hot path a timer costs a fraction of racing a
  * fiber with `Effect.timeout` (which doubled the latency of a decision). The wait cannot be
@@ -118,7 +124,7 @@ const withinTimeout = <A>(
       clearTimeout(timer)
       resume(result)
     }
-    const timer = setTimeout(() => settle(Effect.fail(onTimeout())), millis)
+    const timer = setTimeout(() => setImmediate(() => settle(Effect.fail(onTimeout()))), millis)
     call().then((reply) => settle(Effect.succeed(reply)), (cause: unknown) => settle(Effect.fail(onError(cause))))
   }))
 
