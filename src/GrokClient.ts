@@ -18,8 +18,10 @@
  *
  * @since 0.1.0
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
+// Each module by its own path: the packages' index modules load far more than this (docs/dependencies.md).
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { type Config, type ConfigError, Context, Duration, Effect, Layer, Option, ParseResult, Schedule, Schema, type Scope, Stream } from "effect"
 import * as ApiKeyProvider from "./ApiKeyProvider.js"
 import * as GrokConfig from "./GrokConfig.js"

@@ -8,7 +8,7 @@
  * @internal
  */
 import { Args, Command, Options } from "@effect/cli"
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Config, Effect, Either, Layer, Option, Stream } from "effect"
 import * as Fallback from "../Fallback.js"
 import * as GrokClient from "../GrokClient.js"

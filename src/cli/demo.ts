@@ -12,7 +12,7 @@
  * @internal
  */
 import { Command, Options } from "@effect/cli"
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Clock, Context, Effect, Exit, Fiber, Layer, Option, Ref, Schedule } from "effect"
 import * as GrokClient from "../GrokClient.js"
 import * as GrokConfig from "../GrokConfig.js"

@@ -10,7 +10,6 @@ import { Command, Options } from "@effect/cli"
 import { Effect, Layer, Option } from "effect"
 import * as RateLimiter from "../resilience/RateLimiter.js"
 import * as RateLimiterMemory from "../resilience/RateLimiterMemory.js"
-import * as RateLimiterRedis from "../resilience/RateLimiterRedis.js"
 import { cliLayer, telemetryOptions } from "../telemetry/internal/cli.js"
 import { clientLayer, connectionOptions, fallbackModels, resolveConfig } from "./chat.js"
 import { CliExit, printError, printLine, UsageError } from "./output.js"
@@ -42,7 +41,14 @@ const limiterLayer = (flags: {
   }
   const layer = Option.match(flags.redis, {
     onNone: () => RateLimiterMemory.layer({ limits }),
-    onSome: (url) => RateLimiterRedis.layer({ url, limits, onUnavailable: "fail" })
+    // Loaded only with --redis: ioredis is a few MB of resident memory the memory limiter never needs.
+    onSome: (url) =>
+      Layer.unwrapEffect(
+        Effect.map(
+          Effect.promise(() => import("../resilience/RateLimiterRedis.js")),
+          (RateLimiterRedis) => RateLimiterRedis.layer({ url, limits, onUnavailable: "fail" })
+        )
+      )
   })
   return Layer.mapError(layer, (error) => new UsageError({ message: `rate limiter: ${error.message}` }))
 }

@@ -7,7 +7,7 @@
  * @internal
  */
 import { Command, ValidationError } from "@effect/cli"
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, Effect, Exit, Logger, LogLevel, Option } from "effect"
 import { chatCommand } from "./chat.js"
 import { demoCommand } from "./demo.js"

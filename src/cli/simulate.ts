@@ -11,7 +11,7 @@
  * @internal
  */
 import { Command, Options } from "@effect/cli"
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Either, Option, Stream } from "effect"
 import * as FaultPlan from "../simulator/FaultPlan.js"
 import type * as Quota from "../simulator/Quota.js"

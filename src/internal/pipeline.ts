@@ -14,7 +14,8 @@
  * @internal
  */
 import type { HttpClient } from "@effect/platform"
-import { HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import type { HttpClientResponse } from "@effect/platform"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Cause, Clock, Duration, Effect, ExecutionStrategy, Exit, FiberRef, Option, Redacted, Scope, type Tracer } from "effect"
 import { createHash } from "node:crypto"
 import type * as ApiKeyProvider from "../ApiKeyProvider.js"

@@ -7,7 +7,8 @@
  *
  * @internal
  */
-import { HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import type { HttpClientResponse } from "@effect/platform"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Effect, ParseResult, Schema, Stream } from "effect"
 import * as GrokError from "../GrokError.js"
 import * as Responses from "../schema/Responses.js"

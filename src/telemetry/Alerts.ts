@@ -477,8 +477,12 @@ export const make = (options: Options): Effect.Effect<Service, InvalidAlertRule,
     }))
 
     // The first sample is the baseline: what happened before the service started is not judged.
-    yield* evaluate
-    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(interval), evaluate)))
+    // Without rules nothing is judged, so the registry (whose latency summary costs a sort and
+    // a copy per distinct value to read) is never read on a schedule.
+    if (rules.length > 0) {
+      yield* evaluate
+      yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(interval), evaluate)))
+    }
 
     return {
       rules,

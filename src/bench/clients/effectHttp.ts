@@ -5,8 +5,9 @@
  *
  * @since 0.1.0
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Context, Effect, Layer, Schedule, type Scope } from "effect"
 import type { BenchClient, CallOutcome, ClientOptions } from "../clients.js"
 import { contentOf, failed, ok, requestBody } from "./shared.js"

@@ -17,7 +17,6 @@
 import { Options } from "@effect/cli"
 import { Data, DateTime, Duration, Effect, Layer, Option } from "effect"
 import * as Alerts from "../Alerts.js"
-import * as Prometheus from "../Prometheus.js"
 
 /** `--metrics-port` and `--alert-error-rate`, to spread into a command's options. */
 export const telemetryOptions = {
@@ -39,23 +38,32 @@ export const errorRateRule = (above: number): Alerts.ErrorRate =>
   Alerts.errorRate({ above, window: "1 minute", minRequests: 10 })
 
 /**
- * The layer behind the flags: always a `GrokAlerts` (with no rule unless `--alert-error-rate`),
- * plus the `/metrics` server with `--metrics-port`.
+ * The layer behind the flags: a `GrokAlerts` with `--alert-error-rate`, the `/metrics`
+ * server with `--metrics-port`, nothing otherwise.
+ *
+ * Without a rule there is nothing to evaluate, so no `GrokAlerts` runs: its evaluation reads
+ * the whole metric registry every second, and the latency summary's quantiles cost a copy of
+ * the remaining samples per distinct value (tens of MB of garbage a second at a few thousand
+ * calls). The Prometheus module (and the OpenTelemetry SDK under it) is loaded only when
+ * `--metrics-port` asks for it.
  */
 export const cliLayer = (flags: {
   readonly metricsPort: Option.Option<number>
   readonly alertErrorRate: Option.Option<number>
-}): Layer.Layer<Alerts.GrokAlerts, CliTelemetryError> => {
-  const alerts = Alerts.layer({
-    rules: Option.match(flags.alertErrorRate, { onNone: () => [], onSome: (rate) => [errorRateRule(rate)] }),
-    interval: Duration.seconds(1)
-  }).pipe(
-    Layer.mapError((error) => new CliTelemetryError({ message: `--alert-error-rate: ${error.message}` }))
-  )
+}): Layer.Layer<never, CliTelemetryError> => {
+  const alerts = Option.match(flags.alertErrorRate, {
+    onNone: () => Layer.empty,
+    onSome: (rate) =>
+      Alerts.layer({ rules: [errorRateRule(rate)], interval: Duration.seconds(1) }).pipe(
+        Layer.mapError((error) => new CliTelemetryError({ message: `--alert-error-rate: ${error.message}` }))
+      )
+  })
   const metrics = Option.match(flags.metricsPort, {
     onNone: () => Layer.empty,
     onSome: (port) =>
-      Layer.discard(Prometheus.layer({ port })).pipe(
+      Layer.unwrapEffect(
+        Effect.map(Effect.promise(() => import("../Prometheus.js")), (Prometheus) => Layer.discard(Prometheus.layer({ port })))
+      ).pipe(
         Layer.mapError((error) => new CliTelemetryError({ message: `--metrics-port: ${error.message}` }))
       )
   })
