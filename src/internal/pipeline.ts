@@ -180,8 +180,27 @@ const currentTrace = (spec: { readonly operation: Operation; readonly model: str
 const sampleLimiter = (ctx: ClientContext, key: string, model: string) =>
   Effect.flatMap(ctx.limiter.stats(key), (stats) => Record.limiterSampled(model, stats))
 
-/** The attempt's span, a child of the call's: numbered, with the wait before it and the limiter's. */
+/**
+ * The tracer every fiber has when the application installed none. Its spans go nowhere, so
+ * the pipeline makes none with it: a call's two spans were a tenth of what it allocated.
+ */
+const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
+
+/** Whether spans made now would reach a tracer the application installed. */
+const tracing = Effect.map(Effect.tracer, (tracer) => tracer !== nativeTracer)
+
+/**
+ * The attempt's span, a child of the call's: numbered, with the wait before it and the
+ * limiter's. `undefined` when no tracer is installed.
+ */
 const attemptSpan = (
+  spec: { readonly operation: Operation; readonly model: string },
+  trace: Record.CallTrace,
+  waited: Duration.Duration
+): Effect.Effect<Tracer.Span | undefined> =>
+  Effect.flatMap(tracing, (on) => on ? makeAttemptSpan(spec, trace, waited) : Effect.succeed(undefined))
+
+const makeAttemptSpan = (
   spec: { readonly operation: Operation; readonly model: string },
   trace: Record.CallTrace,
   waited: Duration.Duration
@@ -210,7 +229,7 @@ const attemptEnded = <A>(
   trace: Record.CallTrace,
   cell: OutcomeCell,
   started: number,
-  span: Tracer.Span,
+  span: Tracer.Span | undefined,
   exit: Exit.Exit<A, GrokError.GrokError>
 ): Effect.Effect<void> => {
   const error = failureOf(exit)
@@ -223,14 +242,16 @@ const attemptEnded = <A>(
     : "defect"
   const requestId = Option.isSome(error) ? error.value.requestId ?? cell.requestId : cell.requestId
   trace.status = cell.status
-  if (cell.status !== null) span.attribute("http.response.status_code", cell.status)
-  if (errorType !== undefined) span.attribute("error.type", errorType)
-  if (requestId !== undefined) span.attribute("effect_grok.request_id", requestId)
+  if (span !== undefined) {
+    if (cell.status !== null) span.attribute("http.response.status_code", cell.status)
+    if (errorType !== undefined) span.attribute("error.type", errorType)
+    if (requestId !== undefined) span.attribute("effect_grok.request_id", requestId)
+  }
   const limit = cell.status === 429 ? limitLabel(error) : undefined
   // `unsafeCurrentTimeNanos`, as `Effect.useSpan` ends spans: TestClock's `currentTimeNanos`
   // throws on a fractional instant (a jittered retry delay makes one).
   return Effect.clockWith((clock) => {
-    span.end(clock.unsafeCurrentTimeNanos(), exit)
+    span?.end(clock.unsafeCurrentTimeNanos(), exit)
     return Record.attemptEnded(spec.model, cell.status, errorType, clock.unsafeCurrentTimeMillis() - started, limit)
   })
 }
@@ -339,7 +360,7 @@ export const attemptWithin = <A>(
     const key = limitKey(apiKey, spec.model)
     const attemptMillis = Duration.toMillis(settings.attemptTimeout)
     // Set once the attempt holds a permit and is about to send: its start and its span.
-    let sent: { readonly started: number; readonly span: Tracer.Span } | undefined
+    let sent: { readonly started: number; readonly span: Tracer.Span | undefined } | undefined
     let expired = false
     const body = (control: Timers.Control<Phase>) =>
       Effect.acquireUseRelease(
@@ -353,7 +374,8 @@ export const attemptWithin = <A>(
             return Effect.flatMap(attemptSpan(spec, trace, permit.waited), (span) => {
               sent = { started: now, span }
               trace.attemptSpan = span
-              return Effect.withParentSpan(exchange(ctx, spec, cell, apiKey), span)
+              const exchanged = exchange(ctx, spec, cell, apiKey)
+              return span === undefined ? exchanged : Effect.withParentSpan(exchanged, span)
             })
           }),
         // A timer that fired interrupted an attempt that was sent: the server may have counted it.
@@ -394,9 +416,9 @@ export const attempt = <A, R>(
     const started = yield* Clock.currentTimeMillis
     const span = yield* attemptSpan(spec, trace, permit.waited)
     trace.attemptSpan = span
-    return yield* exchange(ctx, spec, cell, apiKey).pipe(
+    const exchanged = exchange(ctx, spec, cell, apiKey)
+    return yield* (span === undefined ? exchanged : Effect.withParentSpan(exchanged, span)).pipe(
       Effect.timeoutFail({ duration: settings.attemptTimeout, onTimeout: () => attemptTimeout(spec, settings.attemptTimeout) }),
-      Effect.withParentSpan(span),
       Effect.onExit((exit) => attemptEnded(spec, trace, cell, started, span, exit))
     )
   })))
@@ -560,14 +582,26 @@ export const measured = <A, E extends GrokError.GrokError, R>(
   spec: { readonly operation: Operation; readonly model: string },
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
-  Effect.useSpan(callSpanName(spec), callSpanOptions(spec), (span) => {
-    const trace = Record.makeTrace(spec.operation, spec.model)
-    return Effect.flatMap(Clock.currentTimeMillis, (started) =>
-      Effect.onExit(
-        Record.asCall(trace, Effect.withParentSpan(effect, span)),
-        (exit) => Exit.isInterrupted(exit) ? Effect.void : callEnded(trace, span, started, failureOf(exit), Exit.isFailure(exit))
-      ))
-  })
+  Effect.flatMap(tracing, (on) =>
+    on
+      ? Effect.useSpan(callSpanName(spec), callSpanOptions(spec), (span) => ended(spec, Effect.withParentSpan(effect, span), span))
+      : ended(spec, effect, noSpan))
+
+/** `effect` as the call, with its metrics and (if any) its span's outcome when it ends. */
+const ended = <A, E extends GrokError.GrokError, R>(
+  spec: { readonly operation: Operation; readonly model: string },
+  effect: Effect.Effect<A, E, R>,
+  span: { readonly attribute: (key: string, value: unknown) => void }
+): Effect.Effect<A, E, R> => {
+  const trace = Record.makeTrace(spec.operation, spec.model)
+  return Effect.flatMap(Clock.currentTimeMillis, (started) =>
+    Effect.onExit(
+      Record.asCall(trace, effect),
+      (exit) => Exit.isInterrupted(exit) ? Effect.void : callEnded(trace, span, started, failureOf(exit), Exit.isFailure(exit))
+    ))
+}
+
+const noSpan = { attribute: () => {} }
 
 /** Token usage as xAI reports it. */
 export type UsageLike = Record.UsageLike
