@@ -714,6 +714,26 @@ describe("GrokClient and the rate limiter", () => {
       expect(Chat.contentOf(reply)).toBe(helloReply)
     })))
 
+  it.effect("an 'at capacity' 429 holds back only its own call; a rate-limit 429 pauses every caller of the key", () =>
+    loopback(Effect.gen(function*() {
+      const noRetry = { retry: RetryPolicy.make({ maxRetries: 0 }) }
+      /** Virtual millis the next call waits after the first call got `refusal`. */
+      const waitAfter = (refusal: FaultPlan.Fault) =>
+        Effect.gen(function*() {
+          const { grok, sim } = yield* setup({ faults: [{ nth: [1], fault: refusal }] })
+          const error = yield* failure(sim, grok.chat(hello, noRetry))
+          const started = yield* Clock.currentTimeMillis
+          yield* driven(sim, grok.chat(hello))
+          return { error, waited: (yield* Clock.currentTimeMillis) - started }
+        })
+      const capacity = yield* waitAfter(recorded("model-at-capacity", { "retry-after": "2" }))
+      expect(capacity.error).toMatchObject({ _tag: "RateLimited", limit: "capacity" })
+      expect(capacity.waited).toBe(0)
+      const requests = yield* waitAfter(recorded("rate-limit-requests-per-minute", { "retry-after": "2" }))
+      expect(requests.error).toMatchObject({ _tag: "RateLimited", limit: "requests" })
+      expect(requests.waited).toBeGreaterThanOrEqual(1900)
+    })))
+
   it.effect("the limiter gets the call's priority, a hashed key and a token estimate, and learns what happened", () =>
     loopback(Effect.gen(function*() {
       const sim = yield* Effect.orDie(Simulator.make({ faults: [{ nth: [1], fault: { kind: "status", status: 429, headers: { "retry-after": "2" } } }] }))
