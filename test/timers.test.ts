@@ -51,7 +51,8 @@ describe("Timers.run: an effect under a timer", () => {
   it.scoped("a body slower than its timer fails with the phase's error at the timer, its finalizers done", () =>
     Effect.gen(function*() {
       const { timers } = yield* setup
-      const released = yield* Deferred.make<void>()
+      // Completed by the body's finalizer with what `expired` said there.
+      const released = yield* Deferred.make<boolean>()
       const fiber = yield* Timers.run(
         timers,
         "waiting",
@@ -61,14 +62,16 @@ describe("Timers.run: an effect under a timer", () => {
             // Admitted at once: the attempt phase gets 2 seconds.
             control.enter("attempt", (yield* Clock.currentTimeMillis) + 2_000)
             return yield* Effect.never
-          }).pipe(Effect.ensuring(Deferred.succeed(released, undefined))),
+          }).pipe(Effect.ensuring(Effect.suspend(() => Deferred.succeed(released, control.expired())))),
         (phase) => `expired in ${phase}`
       ).pipe(Effect.flip, Effect.fork)
       yield* TestClock.adjust(1_999)
       expect(fiber.unsafePoll()).toBeNull()
       yield* TestClock.adjust(1)
       expect(yield* Fiber.join(fiber)).toBe("expired in attempt")
+      // The finalizer ran, and knew the timer had fired (a timed-out attempt keeps its token charge).
       expect(yield* Deferred.isDone(released)).toBe(true)
+      expect(yield* Deferred.await(released)).toBe(true)
       expect(timers.size()).toBe(0)
     }))
 

@@ -361,7 +361,6 @@ export const attemptWithin = <A>(
     const attemptMillis = Duration.toMillis(settings.attemptTimeout)
     // Set once the attempt holds a permit and is about to send: its start and its span.
     let sent: { readonly started: number; readonly span: Tracer.Span | undefined } | undefined
-    let expired = false
     const body = (control: Timers.Control<Phase>) =>
       Effect.acquireUseRelease(
         admit(ctx, spec, settings.priority, key),
@@ -379,19 +378,17 @@ export const attemptWithin = <A>(
             })
           }),
         // A timer that fired interrupted an attempt that was sent: the server may have counted it.
-        (permit, exit) => release(ctx, key, spec.model, permit, cell, Exit.isInterrupted(exit) && !expired)
+        (permit, exit) => release(ctx, key, spec.model, permit, cell, Exit.isInterrupted(exit) && !control.expired())
       )
     const timed = deadlineAt === Infinity && attemptMillis === Infinity
       ? body(noTimer)
-      : Timers.run(ctx.timers, waiting, deadlineAt, body, (phase) => {
-        expired = true
-        return phase === "attempt" ? attemptTimeout(spec, settings.attemptTimeout) : deadlineExceeded(settings.deadline)
-      })
+      : Timers.run(ctx.timers, waiting, deadlineAt, body, (phase) =>
+        phase === "attempt" ? attemptTimeout(spec, settings.attemptTimeout) : deadlineExceeded(settings.deadline))
     return Effect.onExit(timed, (exit) => sent === undefined ? Effect.void : attemptEnded(spec, trace, cell, sent.started, sent.span, exit))
   }), deadlineAt === Infinity ? undefined : { at: deadlineAt, onExpired: () => deadlineExceeded(settings.deadline) })
 
 const waiting: Phase = "waiting"
-const noTimer: Timers.Control<Phase> = { enter: () => {} }
+const noTimer: Timers.Control<Phase> = { enter: () => {}, expired: () => false }
 
 /**
  * One attempt in the current scope, for a streaming call whose response outlives the

@@ -176,6 +176,8 @@ export const make = (clock: Clock.Clock): Effect.Effect<Timers, never, Scope.Sco
 export interface Control<Phase extends string> {
   /** Move the timer to `at` for the phase that begins now (the phase a firing reports). */
   readonly enter: (phase: Phase, at: number) => void
+  /** Whether the timer fired: finalizers of the interrupted body can tell a timeout from a caller giving up. */
+  readonly expired: () => boolean
 }
 
 /**
@@ -212,7 +214,8 @@ export const run = <A, E, E2, R, Phase extends string>(
           state.phase = next
           if (nextAt === Infinity) timers.disarm(timer)
           else timers.move(timer, nextAt)
-        }
+        },
+        expired: () => state.expired
       }
       return Effect.flatMap(Effect.fork(restore(body(control))), (child) =>
         Effect.fiberIdWith((self) => {
