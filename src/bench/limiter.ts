@@ -8,10 +8,13 @@
  *
  * @since 0.1.0
  */
-import { Clock, Console, Deferred, Duration, Effect, Fiber } from "effect"
+import * as HttpClient from "@effect/platform/HttpClient"
+import { Clock, Console, Context, Deferred, Duration, Effect, Fiber, Layer } from "effect"
 import { pathToFileURL } from "node:url"
+import * as GrokClient from "../GrokClient.js"
 import { type Engine, makeEngine } from "../resilience/internal/limiterEngine.js"
 import * as MemoryStore from "../resilience/internal/memoryStore.js"
+import * as RateLimiterMemory from "../resilience/RateLimiterMemory.js"
 import type { LimiterOptions } from "../resilience/RateLimiterMemory.js"
 
 /** @since 0.1.0 */
@@ -27,6 +30,11 @@ export interface LimiterMemoryBench {
    * Effect fiber waits, about 3.2 KB on effect 3.22): the limiter's own share.
    */
   readonly limiterBytesPerQueued: number
+  /**
+   * Heap per `GrokClient.chat` call waiting in the queue: its caller's fiber, the call's own
+   * state (request, trace, retry loop) and its attempt's child fiber.
+   */
+  readonly clientBytesPerQueued: number
   /** Heap held by 100,000 keys that each made one call (engine and store state). */
   readonly bytesFor100kKeys: number
   /** Keys (engine + store) still held once they have been idle longer than `idleKeyTtl`. */
@@ -94,6 +102,23 @@ const queuedCost = (count: number) =>
     return { bytesPerQueued: withLimiter, limiterBytesPerQueued: withLimiter - bare }
   }))
 
+/** `count` `GrokClient.chat` calls queued behind one that holds the key's only slot on a server that never answers. */
+const clientQueuedCost = (count: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const silent = HttpClient.make(() => Effect.never)
+    const context = yield* Layer.build(GrokClient.layer({ apiKey: "xai-bench-queued" }).pipe(
+      Layer.provide(Layer.succeed(HttpClient.HttpClient, silent)),
+      Layer.provide(RateLimiterMemory.layer({ limits: { maxConcurrency: 1 }, startSlow: false, maxQueued: count + 1 }))
+    ))
+    const grok = Context.get(context, GrokClient.GrokClient)
+    const call = grok.chat({ messages: [{ role: "user", content: "hi" }] })
+    const holder = yield* Effect.fork(call)
+    yield* Effect.sleep("50 millis")
+    const bytes = yield* bytesPerParked(count, call)
+    yield* Fiber.interrupt(holder)
+    return bytes
+  })).pipe(Effect.orDie)
+
 const keysCost = (keys: number) =>
   Effect.scoped(Effect.gen(function*() {
     const { engine, store } = yield* limiter(generous)
@@ -121,12 +146,14 @@ export const limiterMemory: Effect.Effect<LimiterMemoryBench> = Effect.gen(funct
     return { paced, unlimited: yield* decisionsPerSecond(free, "unlimited", 300_000) }
   }))
   const queued = yield* queuedCost(10_000)
+  const clientQueued = yield* clientQueuedCost(10_000)
   const keys = yield* keysCost(100_000)
   return {
     decisionsPerSecond: speed.paced,
     unlimitedDecisionsPerSecond: speed.unlimited,
     bytesPerQueued: Math.round(queued.bytesPerQueued),
     limiterBytesPerQueued: Math.round(queued.limiterBytesPerQueued),
+    clientBytesPerQueued: Math.round(clientQueued),
     bytesFor100kKeys: keys.bytesFor100kKeys,
     keysLeftAfterIdle: keys.keysLeftAfterIdle,
     exactMemory: collect !== undefined
