@@ -44,10 +44,16 @@ const capturingConsole = (base: Console.Console, out: { stdout: string; stderr: 
   }
 }
 
-/** `effect-grok <args>` with `env` as the environment; what a user would see. */
-const cli = (args: ReadonlyArray<string>, env: Record<string, string> = { XAI_API_KEY: KEY }): Effect.Effect<Captured> =>
+/**
+ * `effect-grok <args>` with `env` as the environment; what a user would see. `out` fills as
+ * the command writes, for a test that watches the output while it runs.
+ */
+const cli = (
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = { XAI_API_KEY: KEY },
+  out: { stdout: string; stderr: string } = { stdout: "", stderr: "" }
+): Effect.Effect<Captured> =>
   Effect.gen(function*() {
-    const out = { stdout: "", stderr: "" }
     const base = yield* Console.consoleWith(Effect.succeed)
     const code = yield* run(args).pipe(
       Effect.provideService(CliOutput, {
@@ -349,22 +355,7 @@ describe("chat: human output", () => {
     Effect.gen(function*() {
       const sim = yield* Effect.orDie(Simulator.make({ faults: [{ fault: { kind: "slowStream", firstTokenMillis: 100, chunkMillis: 1000 } }] }))
       const out = { stdout: "", stderr: "" }
-      const base = yield* Console.consoleWith(Effect.succeed)
-      const fiber = yield* Effect.fork(
-        run(["chat", "--base-url", sim.url, "--stream", ...PROMPT]).pipe(
-          Effect.provideService(CliOutput, {
-            stdout: (chunk: string) => {
-              out.stdout += chunk
-            },
-            stderr: (chunk: string) => {
-              out.stderr += chunk
-            },
-            isTTY: false
-          }),
-          Console.withConsole(capturingConsole(base, out)),
-          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["XAI_API_KEY", KEY]])))
-        )
-      )
+      const fiber = yield* Effect.fork(cli(["chat", "--base-url", sim.url, "--stream", ...PROMPT], undefined, out))
       // Tokens appear while the stream is still going: after the first chunk, stdout holds
       // the first word and the answer is not complete yet.
       const seen: Array<string> = []
@@ -375,7 +366,7 @@ describe("chat: human output", () => {
           return `${activity}:${out.stdout.length}`
         })
       )
-      expect(yield* Fiber.join(fiber)).toBe(0)
+      expect((yield* Fiber.join(fiber)).code).toBe(0)
       expect(seen).toContain("Simulated")
       expect(seen).toContain("Simulated reply")
       expect(out.stdout).toBe(`${REPLY}\n`)

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url"
 import * as Simulator from "../simulator/Simulator.js"
 import { describeFailure, lastJson, runNode } from "./child.js"
 import { benchApiKey, peakRssOf } from "./protocol.js"
-import { serverCounts } from "./results.js"
+import { type ResultLine, serverCounts } from "./results.js"
 
 const processes = 3
 const requestsEach = 100
@@ -33,19 +33,10 @@ const LoadSummary = Schema.Struct({
 })
 
 /** One process of the fleet, as it summarised itself (attempts and 429s are its own). @since 0.1.0 */
-export interface FleetProcess {
-  readonly scenario: string
-  readonly client: string
-  readonly requests: number
-  readonly ok: number
-  readonly failed: number
-  readonly attempts: number
-  readonly status429: number
-  readonly seconds: number
-  readonly peakRssMB: number | null
-  readonly errors: Readonly<Record<string, number>>
-  readonly error?: string | undefined
-}
+export type FleetProcess = Pick<
+  ResultLine,
+  "scenario" | "client" | "requests" | "ok" | "failed" | "attempts" | "status429" | "seconds" | "peakRssMB" | "errors" | "error"
+>
 
 /** @since 0.1.0 */
 export interface FleetResult {

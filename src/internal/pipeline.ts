@@ -354,8 +354,7 @@ export const attemptWithin = <A>(
   apiKey: Redacted.Redacted<string>,
   deadlineAt: number
 ): Effect.Effect<A, GrokError.GrokError> =>
-  guarded(ctx.breaker, spec, Effect.flatMap(FiberRef.get(Record.currentCall), (current) => {
-    const trace = current ?? Record.makeTrace(spec.operation, spec.model)
+  guarded(ctx.breaker, spec, Effect.flatMap(currentTrace(spec), (trace) => {
     const cell = newCell()
     const key = limitKey(apiKey, spec.model)
     const attemptMillis = Duration.toMillis(settings.attemptTimeout)

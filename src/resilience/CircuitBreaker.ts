@@ -420,35 +420,19 @@ export const fromValid = (options: ValidOptions): Effect.Effect<Service> =>
         return Effect.as(report(breaker.key, transition), ticket.probe && verdict === "failure")
       })
 
-    /**
-     * The common case, on every call: a known breaker, closed, lets the call through and
-     * counts its outcome, with no step beyond running it.
-     */
-    const throughClosed = <A, E, R>(
-      breaker: Breaker,
-      ticket: Circuit.Ticket,
-      effect: Effect.Effect<A, E, R>,
-      classify: (error: E) => Verdict,
-      restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-    ): Effect.Effect<A, E, R> =>
-      Effect.onExit(restore(effect), (exit) =>
-        Effect.clockWith((clock) => {
-          const transition = Circuit.record(breaker.circuit, ticket, outcomeOf(exit, classify), clock.unsafeCurrentTimeMillis(), settings)
-          if (transition === undefined) return Effect.void
-          signal(breaker)
-          return report(breaker.key, transition)
-        }))
-
     const guard: Service["guard"] = (key, effect, handlers) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.clockWith((clock) => {
+          // The common case, on every call: a known breaker, closed, admits the call with no
+          // transition and no wait, and only its outcome is left to count.
           const breaker = breakers.get(key)
           if (breaker === undefined || Circuit.stateOf(breaker.circuit) !== "closed") return guardSlow(key, effect, handlers, restore)
-          // Closed admits every call, with no transition.
           const [admission] = Circuit.admit(breaker.circuit, clock.unsafeCurrentTimeMillis(), settings)
-          return admission._tag === "Admitted"
-            ? throughClosed(breaker, admission.ticket, effect, handlers.classify, restore)
-            : guardSlow(key, effect, handlers, restore)
+          if (admission._tag !== "Admitted") return guardSlow(key, effect, handlers, restore)
+          return Effect.onExit(
+            restore(effect),
+            (exit) => recorded(breaker, admission.ticket, outcomeOf(exit, handlers.classify))
+          )
         })
       )
 

@@ -79,16 +79,8 @@ export const sampleOf = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>, at
   return { at, requests, failed, attempts, status429, tokens, boundaries, buckets, budgetLevel }
 }
 
-/** What happened between two samples. */
-export interface Delta {
-  readonly requests: number
-  readonly failed: number
-  readonly attempts: number
-  readonly status429: number
-  readonly tokens: number
-  readonly boundaries: ReadonlyArray<number>
-  readonly buckets: ReadonlyArray<number>
-}
+/** What happened between two samples: the same counts, as differences. */
+export type Delta = Omit<Sample, "at" | "budgetLevel">
 
 export const deltaOf = (from: Sample, to: Sample): Delta => ({
   requests: to.requests - from.requests,
