@@ -21,6 +21,7 @@
 // Each module by its own path: the packages' index modules load far more than this (docs/dependencies.md).
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { type Config, type ConfigError, Context, Duration, Effect, Layer, Option, ParseResult, Schedule, Schema, type Scope, Stream } from "effect"
 import * as ApiKeyProvider from "./ApiKeyProvider.js"
@@ -242,12 +243,16 @@ export const make = (
     const ctx: Pipeline.ClientContext = { config, http, limiter, keys, retry, breaker, timers }
     const url = (path: string) => `${config.baseUrl}${path}`
 
-    const settingsOf = (options: CallOptions | undefined): Pipeline.CallSettings => ({
+    const settingsFor = (options: CallOptions | undefined): Pipeline.CallSettings => ({
       priority: options?.priority ?? "normal",
       policy: options?.retry ?? retry.policy,
       attemptTimeout: Duration.decode(options?.attemptTimeout ?? config.attemptTimeout ?? retry.attemptTimeout),
       deadline: Duration.decode(options?.deadline ?? config.deadline ?? retry.deadline)
     })
+    // Most calls give no options: they share one settings value.
+    const defaultSettings = settingsFor(undefined)
+    const settingsOf = (options: CallOptions | undefined): Pipeline.CallSettings =>
+      options === undefined ? defaultSettings : settingsFor(options)
 
     const streamSettingsOf = (options: StreamOptions | undefined): Streaming.StreamSettings => {
       const settings = settingsOf(options)
@@ -261,22 +266,35 @@ export const make = (
     const chatBody = (request: ChatRequest, stream: boolean) =>
       validateChat({ ...request, model: request.model ?? config.model, stream }).pipe(Effect.mapError(badInput))
 
+    /**
+     * A chat call, as the pipeline replays it. A class, so that its request and its reading
+     * of the answer are shared methods rather than two closures per call: a call waiting in
+     * the limiter's queue holds this object, and little else.
+     */
+    class ChatCall implements Pipeline.CallSpec<Chat.ChatCompletion> {
+      readonly operation = "chat"
+      readonly model: string
+      readonly tokens: number
+      constructor(readonly body: Chat.ChatCompletionRequest) {
+        this.model = body.model
+        this.tokens = TokenEstimate.estimate(body.messages, body.max_completion_tokens ?? body.max_tokens ?? undefined)
+      }
+      request() {
+        return HttpClientRequest.post(url("/chat/completions")).pipe(HttpClientRequest.bodyUnsafeJson(this.body))
+      }
+      handle(response: HttpClientResponse.HttpClientResponse, cell: Pipeline.OutcomeCell) {
+        return Pipeline.readJsonBody(response).pipe(
+          Effect.flatMap(decodeWith(decodeCompletion, "the chat completion")),
+          Effect.tap((completion) => {
+            cell.usedTokens = completion.usage?.total_tokens
+            return Pipeline.recordUsage(this.model, completion.usage)
+          })
+        )
+      }
+    }
+
     const chat: Service["chat"] = (request, options) =>
-      Effect.flatMap(chatBody(request, false), (body) =>
-        Pipeline.call(ctx, {
-          operation: "chat",
-          model: body.model,
-          request: HttpClientRequest.post(url("/chat/completions")).pipe(HttpClientRequest.bodyUnsafeJson(body)),
-          tokens: TokenEstimate.estimate(body.messages, body.max_completion_tokens ?? body.max_tokens ?? undefined),
-          handle: (response, cell) =>
-            Pipeline.readJsonBody(response).pipe(
-              Effect.flatMap(decodeWith(decodeCompletion, "the chat completion")),
-              Effect.tap((completion) => {
-                cell.usedTokens = completion.usage?.total_tokens
-                return Pipeline.recordUsage(body.model, completion.usage)
-              })
-            )
-        }, settingsOf(options)))
+      Effect.flatMap(chatBody(request, false), (body) => Pipeline.call(ctx, new ChatCall(body), settingsOf(options)))
 
     const chatStream: Service["chatStream"] = (request, options) =>
       Stream.unwrap(Effect.map(chatBody({
@@ -312,7 +330,7 @@ export const make = (
       Pipeline.call(ctx, {
         operation: "models",
         model: "(models)",
-        request: HttpClientRequest.get(url("/models")),
+        request: () => HttpClientRequest.get(url("/models")),
         tokens: 0,
         handle: (response) => Pipeline.readJsonBody(response).pipe(Effect.flatMap(decodeWith(decodeModels, "the model list")))
       }, settingsOf(options))
@@ -324,7 +342,7 @@ export const make = (
           Pipeline.call(ctx, {
             operation: "embeddings",
             model: body.model,
-            request: HttpClientRequest.post(url("/embeddings")).pipe(HttpClientRequest.bodyUnsafeJson(body)),
+            request: () => HttpClientRequest.post(url("/embeddings")).pipe(HttpClientRequest.bodyUnsafeJson(body)),
             tokens: TokenEstimate.promptTokens(body.input),
             handle: (response, cell) =>
               Pipeline.readJsonBody(response).pipe(

@@ -45,7 +45,7 @@ const submit = (ctx: ClientContext, spec: DeferredSpec, settings: CallSettings) 
   exchangeWithRetries(ctx, {
     operation: "chat",
     model: spec.model,
-    request: spec.submit,
+    request: () => spec.submit,
     tokens: spec.tokens,
     handle: (response) =>
       readJsonBody(response).pipe(
@@ -59,7 +59,7 @@ const pollOnce = (ctx: ClientContext, spec: DeferredSpec, requestId: string, set
   exchangeWithRetries(ctx, {
     operation: "chat",
     model: spec.model,
-    request: spec.poll(requestId),
+    request: () => spec.poll(requestId),
     // Tokens were charged when the request was submitted.
     tokens: 0,
     handle: (response) =>

@@ -16,19 +16,19 @@
 import type { HttpClient } from "@effect/platform"
 import type { HttpClientResponse } from "@effect/platform"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Cause, Clock, Duration, Effect, ExecutionStrategy, Exit, FiberRef, Option, Redacted, Scope, type Tracer } from "effect"
+import { Cause, Clock, Duration, Effect, ExecutionStrategy, Exit, FiberRef, identity, Option, Redacted, Scope, type Tracer } from "effect"
 import { createHash } from "node:crypto"
 import type * as ApiKeyProvider from "../ApiKeyProvider.js"
 import type { GrokConfig } from "../GrokConfig.js"
 import * as GrokError from "../GrokError.js"
 import type * as CircuitBreaker from "../resilience/CircuitBreaker.js"
-import type * as RateLimiter from "../resilience/RateLimiter.js"
+import * as RateLimiter from "../resilience/RateLimiter.js"
 import * as RateLimitHeaders from "../resilience/RateLimitHeaders.js"
 import type * as RetryBudget from "../resilience/RetryBudget.js"
 import { retryUntil } from "../resilience/internal/retryLoop.js"
 import * as RetryPolicy from "../resilience/RetryPolicy.js"
 import * as Record from "../telemetry/internal/record.js"
-import { guarded } from "./breaker.js"
+import { guarded, keyOf } from "./breaker.js"
 import * as Timers from "./timers.js"
 
 /** Everything a call needs, resolved once when the client is built. */
@@ -75,7 +75,11 @@ export type Operation = "chat" | "embeddings" | "models" | "responses"
 export interface CallSpec<A, R = never> {
   readonly operation: Operation
   readonly model: string
-  readonly request: HttpClientRequest.HttpClientRequest
+  /**
+   * The request, built when an attempt is sent: a call waiting for the limiter holds its body,
+   * not its encoded bytes too.
+   */
+  readonly request: () => HttpClientRequest.HttpClientRequest
   readonly tokens: number
   /** Read a 2xx response. Runs inside the attempt's timeout, holding its permit. */
   readonly handle: (
@@ -266,29 +270,62 @@ const newCell = (): OutcomeCell => ({
   requestId: undefined
 })
 
-/** Wait for a permit: the limiter's refusal becomes `QueueRejected`; the wait goes on the metrics. */
+/** The limiter's answer to a call: a permit, or its refusal as the GrokError the call fails with. */
+const ticketFor = (
+  spec: { readonly tokens: number },
+  settings: CallSettings,
+  key: string,
+  deadlineAt: number
+): RateLimiter.Ticket => ({ key, tokens: spec.tokens, priority: settings.priority, deadline: deadlineAt })
+
+/** The limiter's refusal as the call sees it: its deadline passing is the call's `Timeout`. */
+const refusal = (rejected: RateLimiter.RateLimiterRejected, settings: CallSettings): GrokError.GrokError =>
+  rejected.reason === "deadline"
+    ? deadlineExceeded(settings.deadline)
+    : new GrokError.QueueRejected({
+      message: rejected.message,
+      status: null,
+      retryable: rejected.retryable,
+      reason: rejected.reason
+    })
+
+/** A limiter failure as the call's: its refusal mapped by `refusal`, an interruption or defect as it is. */
+const refused = (cause: Cause.Cause<RateLimiter.RateLimiterRejected>, settings: CallSettings): Cause.Cause<GrokError.GrokError> =>
+  cause._tag === "Fail" ? Cause.fail(refusal(cause.error, settings)) : Cause.map(cause, (rejected) => refusal(rejected, settings))
+
+/** A permit was granted: the wait and the key's new queue depth go on the metrics. */
+const admitted = (ctx: ClientContext, key: string, model: string, permit: RateLimiter.Permit) =>
+  Effect.zipRight(sampleLimiter(ctx, key, model), Effect.as(Record.limiterWaited(model, Duration.toMillis(permit.waited)), permit))
+
+/**
+ * Wait for a permit until the call's deadline (the limiter enforces it: no timer, no fiber);
+ * the limiter's refusal becomes the call's error; the wait goes on the metrics.
+ */
 const admit = (
   ctx: ClientContext,
   spec: { readonly model: string; readonly tokens: number },
-  priority: RateLimiter.Priority,
-  key: string
+  settings: CallSettings,
+  key: string,
+  deadlineAt: number
 ): Effect.Effect<RateLimiter.Permit, GrokError.GrokError> =>
   Effect.zipRight(
     sampleLimiter(ctx, key, spec.model),
-    ctx.limiter.acquire({ key, tokens: spec.tokens, priority }).pipe(
-      Effect.mapError((rejected) =>
-        new GrokError.QueueRejected({
-          message: rejected.message,
-          status: null,
-          retryable: rejected.retryable,
-          reason: rejected.reason
-        })
-      ),
-      Effect.tap((permit) =>
-        Effect.zipRight(sampleLimiter(ctx, key, spec.model), Record.limiterWaited(spec.model, Duration.toMillis(permit.waited)))
-      )
-    )
+    Effect.matchCauseEffect(ctx.limiter.acquire(ticketFor(spec, settings, key, deadlineAt)), {
+      onFailure: (cause) => Effect.failCause(refused(cause, settings)),
+      onSuccess: (permit) => admitted(ctx, key, spec.model, permit)
+    })
   )
+
+/**
+ * The first attempt's admission, asked for before the call began (see `call`): a permit for
+ * `key`, or the refusal the attempt fails with. `taken` once an attempt holds the permit.
+ */
+export interface FirstAdmission {
+  readonly key: string
+  readonly permit: RateLimiter.Permit | undefined
+  readonly refused: GrokError.GrokError | undefined
+  taken: boolean
+}
 
 /**
  * Give the permit back with what the attempt learned. `unsent`: the attempt was abandoned
@@ -310,7 +347,7 @@ const release = (ctx: ClientContext, key: string, model: string, permit: RateLim
 
 /** The authorised request, sent and classified, and a 2xx read by the endpoint's `handle`. */
 const exchange = <A, R>(ctx: ClientContext, spec: CallSpec<A, R>, cell: OutcomeCell, apiKey: Redacted.Redacted<string>) =>
-  send(ctx, HttpClientRequest.bearerToken(spec.request, Redacted.value(apiKey)), cell).pipe(
+  send(ctx, HttpClientRequest.bearerToken(spec.request(), Redacted.value(apiKey)), cell).pipe(
     Effect.flatMap((response) => spec.handle(response, cell))
   )
 
@@ -332,61 +369,90 @@ const deadlineExceeded = (after: Duration.Duration): GrokError.GrokError =>
     after
   })
 
-/**
- * What an attempt's timer is bounding: the wait for the breaker and the limiter (the call's
- * deadline only), then the exchange (whichever of the attempt timeout and the deadline
- * comes first).
- */
-type Phase = "waiting" | "attempt" | "deadline"
+/** What an attempt's timer is bounding: the attempt timeout, or the call's deadline when it comes first. */
+type Phase = "attempt" | "deadline"
 
 /**
  * One attempt of a call that must end by `deadlineAt` (epoch millis; `Infinity` for none):
  * circuit breaker → permit → authorised request → `handle`, with the permit released as it
- * ends. One timer bounds it (see `Timers.run`): while it waits for a permit, by the deadline;
- * once it holds one, by the attempt timeout too. While the breaker is open the attempt waits
- * for it, until the deadline at most (or fails at once with `CircuitOpen` in the breaker's
- * fail mode), and takes no permit.
+ * ends. The limiter bounds the wait for a permit by the deadline; one timer then bounds the
+ * exchange by whichever of the attempt timeout and the deadline comes first (see
+ * `Timers.run`). While the breaker is open the attempt waits for it, until the deadline at
+ * most (or fails at once with `CircuitOpen` in the breaker's fail mode), and takes no permit.
+ *
+ * `first`: the admission `call` asked for before the call began. It is this attempt's when
+ * it is for the same limiter key and the breaker is closed; otherwise its permit goes back
+ * unused (a permit is never held while waiting for the breaker) and the attempt asks again.
  */
 export const attemptWithin = <A>(
   ctx: ClientContext,
   spec: CallSpec<A>,
   settings: CallSettings,
   apiKey: Redacted.Redacted<string>,
-  deadlineAt: number
+  deadlineAt: number,
+  first?: FirstAdmission
+): Effect.Effect<A, GrokError.GrokError> => {
+  const key = limitKey(apiKey, spec.model)
+  if (first === undefined) return attemptAdmitted(ctx, spec, settings, apiKey, key, deadlineAt, admit(ctx, spec, settings, key, deadlineAt))
+  return Effect.flatMap(ctx.breaker.state(keyOf(spec)), (state) => {
+    if (first.refused !== undefined) return Effect.fail(first.refused)
+    const usable = state === "closed" && first.key === key
+    const admission = Effect.sync(() => {
+      first.taken = true
+      return first.permit!
+    })
+    if (usable) return attemptAdmitted(ctx, spec, settings, apiKey, key, deadlineAt, admission)
+    return Effect.zipRight(
+      Effect.flatMap(admission, (permit) => permit.release(RateLimiter.cancelled)),
+      attemptAdmitted(ctx, spec, settings, apiKey, key, deadlineAt, admit(ctx, spec, settings, key, deadlineAt))
+    )
+  })
+}
+
+const attemptAdmitted = <A>(
+  ctx: ClientContext,
+  spec: CallSpec<A>,
+  settings: CallSettings,
+  apiKey: Redacted.Redacted<string>,
+  key: string,
+  deadlineAt: number,
+  admission: Effect.Effect<RateLimiter.Permit, GrokError.GrokError>
 ): Effect.Effect<A, GrokError.GrokError> =>
   guarded(ctx.breaker, spec, Effect.flatMap(currentTrace(spec), (trace) => {
     const cell = newCell()
-    const key = limitKey(apiKey, spec.model)
     const attemptMillis = Duration.toMillis(settings.attemptTimeout)
-    // Set once the attempt holds a permit and is about to send: its start and its span.
-    let sent: { readonly started: number; readonly span: Tracer.Span | undefined } | undefined
-    const body = (control: Timers.Control<Phase>) =>
-      Effect.acquireUseRelease(
-        admit(ctx, spec, settings.priority, key),
-        (permit) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    // Whether the attempt's timer fired: its release can tell a timeout from a caller giving up.
+    let control: Timers.Control<Phase> = noTimer
+    return Effect.acquireUseRelease(
+      admission,
+      (permit) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          trace.attempts++
+          return Effect.flatMap(attemptSpan(spec, trace, permit.waited), (span) => {
+            trace.attemptSpan = span
+            const exchanged = exchange(ctx, spec, cell, apiKey)
+            const traced = span === undefined ? exchanged : Effect.withParentSpan(exchanged, span)
             const attemptEnds = now + attemptMillis
-            if (attemptEnds < deadlineAt) control.enter("attempt", attemptEnds)
-            else control.enter("deadline", deadlineAt)
-            trace.attempts++
-            return Effect.flatMap(attemptSpan(spec, trace, permit.waited), (span) => {
-              sent = { started: now, span }
-              trace.attemptSpan = span
-              const exchanged = exchange(ctx, spec, cell, apiKey)
-              return span === undefined ? exchanged : Effect.withParentSpan(exchanged, span)
-            })
-          }),
-        // A timer that fired interrupted an attempt that was sent: the server may have counted it.
-        (permit, exit) => release(ctx, key, spec.model, permit, cell, Exit.isInterrupted(exit) && !control.expired())
-      )
-    const timed = deadlineAt === Infinity && attemptMillis === Infinity
-      ? body(noTimer)
-      : Timers.run(ctx.timers, waiting, deadlineAt, body, (phase) =>
-        phase === "attempt" ? attemptTimeout(spec, settings.attemptTimeout) : deadlineExceeded(settings.deadline))
-    return Effect.onExit(timed, (exit) => sent === undefined ? Effect.void : attemptEnded(spec, trace, cell, sent.started, sent.span, exit))
+            const timed = attemptEnds === Infinity && deadlineAt === Infinity
+              ? traced
+              : Timers.run(
+                ctx.timers,
+                attemptEnds < deadlineAt ? "attempt" : "deadline",
+                Math.min(attemptEnds, deadlineAt),
+                (timer: Timers.Control<Phase>) => {
+                  control = timer
+                  return traced
+                },
+                (phase) => phase === "attempt" ? attemptTimeout(spec, settings.attemptTimeout) : deadlineExceeded(settings.deadline)
+              )
+            return Effect.onExit(timed, (exit) => attemptEnded(spec, trace, cell, now, span, exit))
+          })
+        }),
+      // A timer that fired interrupted an attempt that was sent: the server may have counted it.
+      (permit, exit) => release(ctx, key, spec.model, permit, cell, Exit.isInterrupted(exit) && !control.expired())
+    )
   }), deadlineAt === Infinity ? undefined : { at: deadlineAt, onExpired: () => deadlineExceeded(settings.deadline) })
 
-const waiting: Phase = "waiting"
 const noTimer: Timers.Control<Phase> = { enter: () => {}, expired: () => false }
 
 /**
@@ -404,7 +470,7 @@ export const attempt = <A, R>(
     const cell = newCell()
     const key = limitKey(apiKey, spec.model)
     const permit = yield* Effect.acquireRelease(
-      admit(ctx, spec, settings.priority, key),
+      admit(ctx, spec, settings, key, Infinity),
       (permit, exit) => release(ctx, key, spec.model, permit, cell, Exit.isInterrupted(exit))
     )
     const trace = yield* currentTrace(spec)
@@ -507,21 +573,35 @@ export const withRetries = <A, R>(
   }).pipe(Effect.ensuring(budgetLevel(ctx)))
 
 /**
- * One HTTP exchange with its retries: attempts under `attemptWithin` (whose timers enforce
- * the deadline while an attempt waits or runs), with one key refresh, and no wait between
- * attempts that would end past the deadline.
+ * One HTTP exchange with its retries: attempts under `attemptWithin` (the limiter and the
+ * attempts' timers enforce the deadline while an attempt waits or runs), with one key
+ * refresh, and no wait between attempts that would end past the deadline.
  */
 export const exchangeWithRetries = <A>(
   ctx: ClientContext,
   spec: CallSpec<A>,
   settings: CallSettings
 ): Effect.Effect<A, GrokError.GrokError> =>
-  Effect.flatMap(Clock.currentTimeMillis, (start) => {
-    const deadlineAt = start + Duration.toMillis(settings.deadline)
-    const refreshed = { done: false }
-    const once = attemptWithKeyRefresh(ctx, (apiKey) => attemptWithin(ctx, spec, settings, apiKey, deadlineAt), refreshed)
-    return retryUntil(once, retryLoop(ctx, settings, spec), deadlineAt)
-  }).pipe(Effect.ensuring(budgetLevel(ctx)))
+  Effect.flatMap(Clock.currentTimeMillis, (start) =>
+    exchangeUntil(ctx, spec, settings, start + Duration.toMillis(settings.deadline), undefined))
+
+/** `exchangeWithRetries` with the deadline fixed, and the first attempt's admission if `call` asked for it. */
+const exchangeUntil = <A>(
+  ctx: ClientContext,
+  spec: CallSpec<A>,
+  settings: CallSettings,
+  deadlineAt: number,
+  first: FirstAdmission | undefined
+): Effect.Effect<A, GrokError.GrokError> => {
+  const refreshed = { done: false }
+  let pending = first
+  const once = attemptWithKeyRefresh(ctx, (apiKey) => {
+    const admission = pending
+    pending = undefined
+    return attemptWithin(ctx, spec, settings, apiKey, deadlineAt, admission)
+  }, refreshed)
+  return retryUntil(once, retryLoop(ctx, settings, spec), deadlineAt).pipe(Effect.ensuring(budgetLevel(ctx)))
+}
 
 const budgetLevel = (ctx: ClientContext) => Effect.flatMap(ctx.retry.budget.level, Record.retryBudgetLevel)
 
@@ -588,13 +668,20 @@ const ended = <A, E extends GrokError.GrokError, R>(
   spec: { readonly operation: Operation; readonly model: string },
   effect: Effect.Effect<A, E, R>,
   span: { readonly attribute: (key: string, value: unknown) => void }
+): Effect.Effect<A, E, R> => Effect.flatMap(Clock.currentTimeMillis, (started) => endedSince(spec, effect, span, started))
+
+/** `ended`, for a call that began at `started` (epoch millis). */
+const endedSince = <A, E extends GrokError.GrokError, R>(
+  spec: { readonly operation: Operation; readonly model: string },
+  effect: Effect.Effect<A, E, R>,
+  span: { readonly attribute: (key: string, value: unknown) => void },
+  started: number
 ): Effect.Effect<A, E, R> => {
   const trace = Record.makeTrace(spec.operation, spec.model)
-  return Effect.flatMap(Clock.currentTimeMillis, (started) =>
-    Effect.onExit(
-      Record.asCall(trace, effect),
-      (exit) => Exit.isInterrupted(exit) ? Effect.void : callEnded(trace, span, started, failureOf(exit), Exit.isFailure(exit))
-    ))
+  return Effect.onExit(
+    Record.asCall(trace, effect),
+    (exit) => Exit.isInterrupted(exit) ? Effect.void : callEnded(trace, span, started, failureOf(exit), Exit.isFailure(exit))
+  )
 }
 
 const noSpan = { attribute: () => {} }
@@ -609,6 +696,66 @@ export const recordUsage = (model: string, usage: UsageLike | null | undefined):
     : Effect.flatMap(FiberRef.get(Record.currentCall), (trace) =>
       Record.usageRecorded(model, trace?.operation ?? "chat", usage, trace?.attemptSpan))
 
-/** A whole non-streaming call: attempts with key refresh, retries, metrics. */
+/**
+ * A whole non-streaming call: attempts with key refresh, retries, metrics.
+ *
+ * A call that must queue for the limiter waits before anything else is set up: the first
+ * attempt's permit is asked for first, so that a waiting call is little more than its
+ * caller's fiber and the limiter's entry (no attempt fiber, no retry loop, no timer; see
+ * docs/rate-limiting.md). The limiter bounds that wait by the call's deadline. This is skipped
+ * when the breaker is not closed (the call waits for the breaker first, holding no permit) and
+ * when a tracer is installed (the call's span must cover the wait).
+ */
 export const call = <A>(ctx: ClientContext, spec: CallSpec<A>, settings: CallSettings): Effect.Effect<A, GrokError.GrokError> =>
-  measured(spec, exchangeWithRetries(ctx, spec, settings))
+  Effect.flatMap(tracing, (on) =>
+    on
+      ? measured(spec, exchangeWithRetries(ctx, spec, settings))
+      : Effect.flatMap(Clock.currentTimeMillis, (started) => {
+        const deadlineAt = started + Duration.toMillis(settings.deadline)
+        return Effect.flatMap(ctx.breaker.state(keyOf(spec)), (state) =>
+          state === "closed"
+            ? Effect.flatMap(ctx.keys.current, (apiKey) => admittedFirst(ctx, spec, settings, started, deadlineAt, apiKey))
+            : endedSince(spec, exchangeUntil(ctx, spec, settings, deadlineAt, undefined), noSpan, started))
+      }))
+
+/**
+ * Ask for the first attempt's permit, then run the call with it. Only the wait is
+ * interruptible until the call holds the admission: a permit granted is released unused if
+ * the call ends before an attempt takes it.
+ */
+const admittedFirst = <A>(
+  ctx: ClientContext,
+  spec: CallSpec<A>,
+  settings: CallSettings,
+  started: number,
+  deadlineAt: number,
+  apiKey: Redacted.Redacted<string>
+): Effect.Effect<A, GrokError.GrokError> => {
+  const key = limitKey(apiKey, spec.model)
+  // Everything below stays on the heap while the call waits: keep it small (no mask closure:
+  // the caller's interruptibility is read once and restored by name).
+  return Effect.zipRight(sampleLimiter(ctx, key, spec.model), Effect.checkInterruptible((interruptible) => {
+    const restore = interruptible ? Effect.interruptible : identity
+    return Effect.uninterruptible(Effect.matchCauseEffect(ctx.limiter.acquire(ticketFor(spec, settings, key, deadlineAt)), {
+        onFailure: (cause) =>
+          cause._tag === "Fail"
+            ? restore(endedSince(
+              spec,
+              exchangeUntil(ctx, spec, settings, deadlineAt, { key, permit: undefined, refused: refusal(cause.error, settings), taken: false }),
+              noSpan,
+              started
+            ))
+            : Effect.failCause(refused(cause, settings)),
+        onSuccess: (permit) => {
+          const first: FirstAdmission = { key, permit, refused: undefined, taken: false }
+          return Effect.zipRight(
+            admitted(ctx, key, spec.model, permit),
+            Effect.onExit(
+              restore(endedSince(spec, exchangeUntil(ctx, spec, settings, deadlineAt, first), noSpan, started)),
+              () => first.taken ? Effect.void : permit.release(RateLimiter.cancelled)
+            )
+          )
+        }
+      }))
+  }))
+}

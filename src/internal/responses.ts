@@ -102,7 +102,7 @@ export const call = (
     Pipeline.call(ctx, {
       operation: "responses",
       model: body.model,
-      request: post(ctx, body),
+      request: () => post(ctx, body),
       tokens: tokensOf(body),
       handle: (response, cell) =>
         Pipeline.readJsonBody(response).pipe(

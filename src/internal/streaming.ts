@@ -127,7 +127,7 @@ const open = <A>(
       {
         operation: spec.operation,
         model: spec.model,
-        request: spec.request,
+        request: () => spec.request,
         tokens: spec.tokens,
         handle: (response, cell) => pullUntilContent(spec, response, cell),
         onTimeout: (after) =>

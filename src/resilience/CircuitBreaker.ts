@@ -456,7 +456,12 @@ export const fromValid = (options: ValidOptions): Effect.Effect<Service> =>
 
     return {
       guard,
-      state: (key) => Effect.sync(() => Circuit.stateOf(breakerOf(key).circuit))
+      // Asking creates nothing: a key first met by `guard` shows on the gauge then.
+      state: (key) =>
+        Effect.sync(() => {
+          const breaker = breakers.get(key)
+          return breaker === undefined ? "closed" : Circuit.stateOf(breaker.circuit)
+        })
     }
   })
 

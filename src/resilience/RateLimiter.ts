@@ -44,6 +44,12 @@ export interface Ticket {
   /** Estimated tokens (prompt + max completion); reconciled on release from `usage`. */
   readonly tokens: number
   readonly priority: Priority
+  /**
+   * When the caller gives up waiting, in epoch milliseconds of the limiter's `Clock` (absent
+   * or `Infinity`: only the limiter's `maxWait` bounds the wait). A call that cannot be
+   * admitted by then fails with reason `deadline`, at once when that is already known.
+   */
+  readonly deadline?: number | undefined
 }
 
 /**
@@ -105,6 +111,7 @@ export interface Permit {
  *
  * - `queue-full`: the key's queue already holds `maxQueued` waiting calls.
  * - `queue-timeout`: the call waited longer than `maxWait`.
+ * - `deadline`: the call could not be admitted before its ticket's own `deadline`.
  * - `shed`: a lower-priority call was dropped to make room for a higher one.
  * - `unavailable`: the shared store (Redis) could not be reached and the layer is set to fail.
  * - `too-large`: the call's token estimate exceeds the key's whole per-minute token limit.
@@ -112,7 +119,7 @@ export interface Permit {
  * @since 0.1.0
  */
 export class RateLimiterRejected extends Data.TaggedError("RateLimiterRejected")<{
-  readonly reason: "queue-full" | "queue-timeout" | "shed" | "unavailable" | "too-large"
+  readonly reason: "queue-full" | "queue-timeout" | "deadline" | "shed" | "unavailable" | "too-large"
   readonly key: string
   readonly message: string
 }> {

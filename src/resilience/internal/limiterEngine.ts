@@ -54,6 +54,7 @@ class Waiter implements QueueNode<Waiter> {
   prev: Waiter | undefined = undefined
   next: Waiter | undefined = undefined
   queued = false
+  heapIndex = -1
   /** Set when granted, so that an interruption racing the grant releases it. */
   permit: Permit | undefined = undefined
 
@@ -62,6 +63,8 @@ class Waiter implements QueueNode<Waiter> {
     readonly tokens: number,
     readonly enqueuedAt: number,
     readonly deadline: number,
+    /** Whether `deadline` is the caller's own (its ticket's), sooner than the queue's `maxWait`. */
+    readonly ownDeadline: boolean,
     readonly resume: Resume
   ) {}
 }
@@ -196,23 +199,23 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
     }
 
     const timedOut = (state: KeyState, waiter: Waiter, now: number, more = 0) =>
-      reject(
-        state,
-        waiter,
-        "queue-timeout",
-        more > 0
-          ? `Call for key ${state.key} would wait ${Math.ceil(now + more - waiter.enqueuedAt)} ms in all, ` +
-            `more than maxWait (${options.maxWaitMillis} ms)`
-          : `Call for key ${state.key} waited ${now - waiter.enqueuedAt} ms, reaching maxWait (${options.maxWaitMillis} ms)`
-      )
+      waiter.ownDeadline
+        ? reject(state, waiter, "deadline", deadlineMessage(state.key, waiter.deadline - waiter.enqueuedAt, more))
+        : reject(
+          state,
+          waiter,
+          "queue-timeout",
+          more > 0
+            ? `Call for key ${state.key} would wait ${Math.ceil(now + more - waiter.enqueuedAt)} ms in all, ` +
+              `more than maxWait (${options.maxWaitMillis} ms)`
+            : `Call for key ${state.key} waited ${now - waiter.enqueuedAt} ms, reaching maxWait (${options.maxWaitMillis} ms)`
+        )
 
     const expireOverdue = (state: KeyState, queue: WaitQueue<Waiter>, now: number) => {
-      for (let rank = 0; rank < queue.ranks; rank++) {
-        let waiter = queue.oldest(rank)
-        while (waiter !== undefined && waiter.deadline <= now) {
-          timedOut(state, waiter, now)
-          waiter = queue.oldest(rank)
-        }
+      let waiter = queue.overdue(now)
+      while (waiter !== undefined) {
+        timedOut(state, waiter, now)
+        waiter = queue.overdue(now)
       }
     }
 
@@ -331,7 +334,7 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
     // --- acquire -------------------------------------------------------------------------------
 
     /** Queue for a permit; the wait (and only the wait) is interruptible, even inside `withPermit`. */
-    const awaitPermit = (state: KeyState, tokens: number, rank: number, enqueuedAt: number) =>
+    const awaitPermit = (state: KeyState, tokens: number, rank: number, enqueuedAt: number, until: number) =>
       Effect.interruptible(Effect.async<Permit, RateLimiterRejected>((resume) => {
         const queue = state.queue ??= new WaitQueue<Waiter>(3)
         if (queue.size >= options.maxQueued) {
@@ -346,7 +349,10 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
           reject(state, victim, "shed", `Shed from the queue of key ${state.key} to make room for a more urgent call`)
         }
         const best = queue.peek()
-        const waiter = new Waiter(rank, tokens, enqueuedAt, enqueuedAt + options.maxWaitMillis, resume)
+        const maxWaitEnds = enqueuedAt + options.maxWaitMillis
+        const waiter = until < maxWaitEnds
+          ? new Waiter(rank, tokens, enqueuedAt, until, true, resume)
+          : new Waiter(rank, tokens, enqueuedAt, maxWaitEnds, false, resume)
         queue.push(waiter)
         if (!state.dispatching) startDispatcher(state, queue)
         else if (best === undefined || rank < best.rank) wake(state)
@@ -370,7 +376,7 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
     }
 
     /** Nobody queued and room to run: ask the store directly. */
-    const admitNow = (state: KeyState, tokens: number, rank: number, now: number) => {
+    const admitNow = (state: KeyState, tokens: number, rank: number, now: number, until: number) => {
       state.reserved++
       return Effect.matchEffect(store.tryAdmit(state.key, tokens, state.quota.limits), {
         onFailure: (error) => {
@@ -383,7 +389,7 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
             return Effect.succeed(grant(state, tokens, clock.unsafeCurrentTimeMillis(), Duration.zero))
           }
           unreserve(state)
-          return awaitPermit(state, tokens, rank, now)
+          return awaitPermit(state, tokens, rank, now, until)
         }
       })
     }
@@ -393,11 +399,14 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
       const tokens = costOf(ticket.tokens)
       const limits = state.quota.limits
       const rank = ranks[ticket.priority] ?? ranks.normal
+      const until = ticket.deadline ?? Infinity
       return tokens > limits.tokensPerMinute
         ? Effect.fail(rejected(ticket.key, "too-large", tooLargeMessage(ticket.key, tokens, limits)))
+        : until <= now
+        ? Effect.fail(rejected(ticket.key, "deadline", deadlineMessage(ticket.key, 0, 0)))
         : state.queued === 0 && state.hasRoom
-        ? admitNow(state, tokens, rank, now)
-        : awaitPermit(state, tokens, rank, now)
+        ? admitNow(state, tokens, rank, now, until)
+        : awaitPermit(state, tokens, rank, now, until)
     }
 
     const admitFirst = (ticket: Ticket, now: number): Effect.Effect<Permit, RateLimiterRejected> => {
@@ -413,14 +422,18 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
         : admission
     }
 
-    // Bookkeeping is uninterruptible; only the wait in the queue can be interrupted.
+    const decide = (ticket: Ticket): Effect.Effect<Permit, RateLimiterRejected> => {
+      if (closed) return Effect.fail(rejected(ticket.key, "unavailable", "The rate limiter has shut down"))
+      const now = clock.unsafeCurrentTimeMillis()
+      const state = keys.get(ticket.key)
+      return state === undefined ? admitFirst(ticket, now) : admit(state, ticket, now)
+    }
+
+    // Bookkeeping is uninterruptible; only the wait in the queue can be interrupted. A caller
+    // already uninterruptible (one that must not lose the permit it gets) is not wrapped
+    // again: each wrapper would stay on its stack, and on its heap, for the whole wait.
     const acquire = (ticket: Ticket): Effect.Effect<Permit, RateLimiterRejected> =>
-      Effect.uninterruptible(Effect.suspend(() => {
-        if (closed) return Effect.fail(rejected(ticket.key, "unavailable", "The rate limiter has shut down"))
-        const now = clock.unsafeCurrentTimeMillis()
-        const state = keys.get(ticket.key)
-        return state === undefined ? admitFirst(ticket, now) : admit(state, ticket, now)
-      }))
+      Effect.checkInterruptible((interruptible) => interruptible ? Effect.uninterruptible(decide(ticket)) : decide(ticket))
 
     // --- release -------------------------------------------------------------------------------
 
@@ -519,6 +532,11 @@ const tokenCorrection = (charged: number, outcome: Outcome): number => {
 
 const tooLargeMessage = (key: string, tokens: number, limits: Limits) =>
   `A call estimated at ${tokens} tokens can never fit key ${key}'s ${limits.tokensPerMinute} tokens per minute`
+
+const deadlineMessage = (key: string, allowedMillis: number, more: number) =>
+  more > 0
+    ? `Call for key ${key} cannot be admitted within its deadline (${Math.ceil(allowedMillis)} ms): the next slot is ${Math.ceil(more)} ms away`
+    : `Call for key ${key} reached its deadline before a permit`
 
 const unavailableMessage = (key: string, error: StoreUnavailable) =>
   `The rate limiter store is unavailable for key ${key}: ${error.message}`

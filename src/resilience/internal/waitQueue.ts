@@ -1,7 +1,9 @@
 /**
  * The calls waiting for one key: a FIFO list per priority, linked through the waiters
  * themselves so that leaving the queue (interruption, shedding, timeout) is O(1) and a
- * queued call costs one object.
+ * queued call costs one object; plus a min-heap of their deadlines, indexed through the
+ * waiters too, because a waiter's deadline is its own (the queue's `maxWait`, or sooner the
+ * caller's deadline), so the oldest is not always the first to expire.
  *
  * @internal
  */
@@ -14,11 +16,15 @@ export interface QueueNode<N> {
   prev: N | undefined
   next: N | undefined
   queued: boolean
+  /** Its place in the deadline heap; -1 when not in it (no deadline, or not queued). */
+  heapIndex: number
 }
 
 export class WaitQueue<N extends QueueNode<N>> {
   private readonly heads: Array<N | undefined>
   private readonly tails: Array<N | undefined>
+  /** The waiters with a finite deadline, earliest first. */
+  private readonly deadlines: Array<N> = []
   size = 0
 
   constructor(readonly ranks: number) {
@@ -35,6 +41,11 @@ export class WaitQueue<N extends QueueNode<N>> {
     this.tails[node.rank] = node
     node.queued = true
     this.size++
+    if (node.deadline !== Infinity) {
+      node.heapIndex = this.deadlines.length
+      this.deadlines.push(node)
+      this.siftUp(node.heapIndex)
+    }
   }
 
   remove(node: N): void {
@@ -47,17 +58,13 @@ export class WaitQueue<N extends QueueNode<N>> {
     node.next = undefined
     node.queued = false
     this.size--
+    if (node.heapIndex >= 0) this.unheap(node)
   }
 
   /** The next waiter to serve: the oldest of the most urgent non-empty rank. */
   peek(): N | undefined {
     for (const head of this.heads) if (head !== undefined) return head
     return undefined
-  }
-
-  /** The oldest waiter of one rank. */
-  oldest(rank: number): N | undefined {
-    return this.heads[rank]
   }
 
   /** The waiter to shed for a newcomer of `rank`: the newest of the least urgent rank below it. */
@@ -69,11 +76,15 @@ export class WaitQueue<N extends QueueNode<N>> {
     return undefined
   }
 
-  /** The earliest deadline: every rank is FIFO with one `maxWait`, so it is one of the heads. */
+  /** The earliest deadline of the waiting calls (`Infinity` when none has one). */
   earliestDeadline(): number {
-    let earliest = Infinity
-    for (const head of this.heads) if (head !== undefined && head.deadline < earliest) earliest = head.deadline
-    return earliest
+    return this.deadlines.length === 0 ? Infinity : this.deadlines[0]!.deadline
+  }
+
+  /** The waiter whose deadline comes first, if it is at or before `now`. */
+  overdue(now: number): N | undefined {
+    const first = this.deadlines[0]
+    return first !== undefined && first.deadline <= now ? first : undefined
   }
 
   /** Empty the queue, handing every waiter to `f`, most urgent first. */
@@ -84,5 +95,52 @@ export class WaitQueue<N extends QueueNode<N>> {
       f(node)
       node = this.peek()
     }
+  }
+
+  // --- the deadline heap ----------------------------------------------------------------------
+
+  private unheap(node: N): void {
+    const heap = this.deadlines
+    const index = node.heapIndex
+    const last = heap.pop()!
+    node.heapIndex = -1
+    if (last === node) return
+    heap[index] = last
+    last.heapIndex = index
+    this.siftDown(index)
+    this.siftUp(last.heapIndex)
+  }
+
+  private siftUp(index: number): void {
+    const heap = this.deadlines
+    const node = heap[index]!
+    while (index > 0) {
+      const parentIndex = (index - 1) >> 1
+      const parent = heap[parentIndex]!
+      if (parent.deadline <= node.deadline) break
+      heap[index] = parent
+      parent.heapIndex = index
+      index = parentIndex
+    }
+    heap[index] = node
+    node.heapIndex = index
+  }
+
+  private siftDown(index: number): void {
+    const heap = this.deadlines
+    const node = heap[index]!
+    const length = heap.length
+    while (true) {
+      const left = 2 * index + 1
+      if (left >= length) break
+      const right = left + 1
+      const child = right < length && heap[right]!.deadline < heap[left]!.deadline ? right : left
+      if (heap[child]!.deadline >= node.deadline) break
+      heap[index] = heap[child]!
+      heap[index]!.heapIndex = index
+      index = child
+    }
+    heap[index] = node
+    node.heapIndex = index
   }
 }
