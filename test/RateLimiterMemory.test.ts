@@ -438,6 +438,49 @@ describe("RateLimiterMemory", () => {
         expect(rejectionOf(result)).toBe("queue-timeout")
       }).pipe(Effect.scoped))
 
+    it.effect("a ticket's own deadline ends its wait (reason deadline) while older calls with later deadlines wait on", () =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiterMemory.make({ limits: { maxConcurrency: 1 }, maxWait: "10 seconds" })
+        const holder = yield* limiter.acquire(ticket())
+        const now = yield* Clock.currentTimeMillis
+        const patient = yield* Effect.fork(Effect.exit(limiter.acquire(ticket())))
+        const later = yield* Effect.fork(Effect.exit(limiter.acquire(ticket({ deadline: now + 5000 }))))
+        const hurried = yield* Effect.fork(Effect.exit(limiter.acquire(ticket({ deadline: now + 3000 }))))
+        // A deadline later than maxWait changes nothing: maxWait ends it, as queue-timeout.
+        const relaxed = yield* Effect.fork(Effect.exit(limiter.acquire(ticket({ deadline: now + 60_000 }))))
+        yield* TestClock.adjust("2999 millis")
+        expect(yield* limiter.stats("k")).toMatchObject({ queued: 4 })
+        yield* TestClock.adjust("1 millis")
+        expect(rejectionOf(yield* Fiber.join(hurried))).toBe("deadline")
+        expect(yield* limiter.stats("k")).toMatchObject({ queued: 3 })
+        yield* TestClock.adjust("2 seconds")
+        expect(rejectionOf(yield* Fiber.join(later))).toBe("deadline")
+        yield* TestClock.adjust("5 seconds")
+        expect(rejectionOf(yield* Fiber.join(relaxed))).toBe("queue-timeout")
+        expect(rejectionOf(yield* Fiber.join(patient))).toBe("queue-timeout")
+        yield* holder.release(ok)
+        expect(yield* limiter.stats("k")).toMatchObject({ queued: 0, inFlight: 0 })
+      }).pipe(Effect.scoped))
+
+    it.effect("a ticket that cannot be admitted by its deadline is refused at once, not at the deadline", () =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiterMemory.make({ limits: { requestsPerSecond: 1 }, startSlow: false })
+        const now = yield* Clock.currentTimeMillis
+        // Already past.
+        expect(rejectionOf(yield* Effect.exit(limiter.acquire(ticket({ deadline: now }))))).toBe("deadline")
+        yield* admittedAt(limiter)
+        // The next slot is 1 s away, after this ticket's deadline.
+        const short = yield* Effect.fork(Effect.exit(limiter.acquire(ticket({ deadline: now + 500 }))))
+        yield* TestClock.adjust("1 millis")
+        const refused = yield* Fiber.join(short)
+        expect(rejectionOf(refused)).toBe("deadline")
+        expect(yield* Clock.currentTimeMillis).toBe(now + 1)
+        // One that can wait for it gets it, after the refused one's deadline.
+        const long = yield* Effect.fork(admittedAt(limiter, ticket({ deadline: now + 1500 })))
+        yield* TestClock.adjust("1 second")
+        expect(yield* Fiber.join(long)).toBeGreaterThan(now + 500)
+      }).pipe(Effect.scoped))
+
     it.effect("caps the calls in flight per key (bulkhead)", () =>
       Effect.gen(function*() {
         const limiter = yield* RateLimiterMemory.make({ limits: { maxConcurrency: 2 }, startSlow: false })
