@@ -8,12 +8,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Data, Duration, Effect, Either, Exit, Fiber, Layer, Metric, Option, type Scope, TestClock } from "effect"
+import { Data, Duration, Effect, Either, Exit, Fiber, Layer, Metric, Option, Redacted, type Scope, TestClock } from "effect"
 import * as GrokClient from "../src/GrokClient.js"
 import * as GrokConfig from "../src/GrokConfig.js"
 import type * as GrokError from "../src/GrokError.js"
 import * as CircuitBreaker from "../src/resilience/CircuitBreaker.js"
+import { limitKey } from "../src/internal/pipeline.js"
 import * as RateLimiter from "../src/resilience/RateLimiter.js"
+import * as RateLimiterMemory from "../src/resilience/RateLimiterMemory.js"
 import * as RetryPolicy from "../src/resilience/RetryPolicy.js"
 import type * as FaultPlan from "../src/simulator/FaultPlan.js"
 import * as Simulator from "../src/simulator/Simulator.js"
@@ -448,6 +450,35 @@ describe("CircuitBreaker in the Grok pipeline", () => {
       expect(heldAtGrant().slice(0, 10 + 11 + 1)).toEqual(Array.from({ length: 22 }, () => 1))
       expect(yield* gauge("chat:grok-4")).toBe(0)
       expect(yield* waiting("chat:grok-4")).toBe(0)
+    })))
+
+  it.effect("calls queued in the limiter when the breaker opens give their permit back before waiting for it", () =>
+    loopback(Effect.gen(function*() {
+      const sim = yield* Simulator.make({ seed: 5, faults: [{ model: "grok-4", untilMillis: 20_000, fault: { kind: "status", status: 503 } }] })
+      const limiter = yield* Effect.orDie(RateLimiterMemory.make({ limits: { maxConcurrency: 2 }, startSlow: false }))
+      const grok = yield* GrokClient.make(Either.getOrThrow(GrokConfig.make({ apiKey: API_KEY, baseUrl: sim.url }))).pipe(
+        Effect.provide(Layer.succeed(RateLimiter.RateLimiter, limiter))
+      )
+      const key = limitKey(Redacted.make(API_KEY), "grok-4")
+      // Every 100 ms of virtual time that calls wait for the breaker: the permits out.
+      const heldWhileWaiting: Array<number> = []
+      const observer = yield* Effect.fork(Effect.forever(Effect.gen(function*() {
+        if ((yield* waiting("chat:grok-4")) > 0) heldWhileWaiting.push((yield* limiter.stats(key)).inFlight)
+        yield* Effect.sleep("100 millis")
+      })))
+      // 20 calls, two at a time: the first ten fail and open the breaker while the others queue.
+      const calls = Effect.all(Array.from({ length: 20 }, () => Effect.either(grok.chat(hello, once))), { concurrency: "unbounded" })
+      const results = yield* Effect.flatMap(Effect.fork(calls), (fiber) => drive(fiber, simulatorActivity(sim)))
+      yield* Fiber.interrupt(observer)
+      // The calls in flight when it opened failed; every call that waited got its answer.
+      const failed = results.filter(Either.isLeft).map((result) => result.left._tag)
+      expect(failed.length).toBeGreaterThanOrEqual(10)
+      expect(failed.length).toBeLessThanOrEqual(12)
+      expect(new Set(failed)).toEqual(new Set(["ServerError"]))
+      expect(heldWhileWaiting.length).toBeGreaterThan(100)
+      // Only a probe holds a permit while calls wait for the breaker.
+      expect(Math.max(...heldWhileWaiting)).toBeLessThanOrEqual(1)
+      expect(yield* limiter.stats(key)).toMatchObject({ queued: 0, inFlight: 0 })
     })))
 
   it.effect("whenOpen fail: trips on a model that is down, fails fast while open, and recovers through half-open", () =>

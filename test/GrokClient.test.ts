@@ -765,6 +765,66 @@ describe("GrokClient and the rate limiter", () => {
       expect(outcomes[2]).toMatchObject({ status: 200, usedTokens: reply.usage?.total_tokens })
     })))
 
+  it.effect("a call waiting for the limiter past its deadline fails with Timeout (deadline) then, sends nothing, and leaves the queue", () =>
+    loopback(Effect.gen(function*() {
+      const sim = yield* Effect.orDie(Simulator.make({ faults: [{ nth: [1], fault: { kind: "stall" } }] }))
+      const limiter = yield* Effect.orDie(RateLimiterMemory.make({ limits: { maxConcurrency: 1 } }))
+      const grok = yield* GrokClient.make(configFor(sim)).pipe(Effect.provide(Layer.succeed(RateLimiter.RateLimiter, limiter)))
+      const key = limitKey(Redacted.make(KEY), GrokConfig.defaultModel)
+      // The first call holds the key's only slot on a server that never answers.
+      const holder = yield* Effect.fork(grok.chat(hello, { retry: noRetry, attemptTimeout: "1 hour", deadline: "1 hour" }))
+      yield* driven(sim, sim.awaitRequests(1))
+      const started = yield* Clock.currentTimeMillis
+      const error = yield* failure(sim, grok.chat(hello, { deadline: "3 seconds" }))
+      expect(error).toMatchObject({ _tag: "Timeout", phase: "deadline", retryable: false })
+      expect((yield* Clock.currentTimeMillis) - started).toBe(3000)
+      expect(yield* sim.requestCount).toBe(1)
+      expect(yield* limiter.stats(key)).toMatchObject({ queued: 0, inFlight: 1 })
+      yield* Fiber.interrupt(holder)
+      expect(yield* limiter.stats(key)).toMatchObject({ queued: 0, inFlight: 0 })
+    })))
+
+  it.effect("a call the limiter's full queue refuses fails with QueueRejected at once; the queued call goes on", () =>
+    loopback(Effect.gen(function*() {
+      const sim = yield* Effect.orDie(Simulator.make({ faults: [{ nth: [1], fault: { kind: "stall" } }] }))
+      const limiter = yield* Effect.orDie(RateLimiterMemory.make({ limits: { maxConcurrency: 1 }, maxQueued: 1 }))
+      const grok = yield* GrokClient.make(configFor(sim)).pipe(Effect.provide(Layer.succeed(RateLimiter.RateLimiter, limiter)))
+      const key = limitKey(Redacted.make(KEY), GrokConfig.defaultModel)
+      const holder = yield* Effect.fork(grok.chat(hello, { retry: noRetry, attemptTimeout: "1 hour", deadline: "1 hour" }))
+      yield* driven(sim, sim.awaitRequests(1))
+      const queued = yield* Effect.fork(grok.chat(hello, { retry: noRetry }))
+      while ((yield* limiter.stats(key)).queued === 0) yield* Effect.yieldNow()
+      const started = yield* Clock.currentTimeMillis
+      const refused = yield* Effect.flip(grok.chat(hello, { retry: noRetry }))
+      expect(refused).toMatchObject({ _tag: "QueueRejected", reason: "queue-full", retryable: true })
+      expect(yield* Clock.currentTimeMillis).toBe(started)
+      expect(yield* sim.requestCount).toBe(1)
+      yield* Fiber.interrupt(holder)
+      expect(Chat.contentOf(yield* driven(sim, Fiber.join(queued)))).toBe(helloReply)
+      expect(yield* sim.requestCount).toBe(2)
+    })))
+
+  it.effect("a call interrupted while it waits for the limiter leaves the queue and holds nothing", () =>
+    loopback(Effect.gen(function*() {
+      const sim = yield* Effect.orDie(Simulator.make({ faults: [{ nth: [1], fault: { kind: "stall" } }] }))
+      const limiter = yield* Effect.orDie(RateLimiterMemory.make({ limits: { maxConcurrency: 1 } }))
+      const grok = yield* GrokClient.make(configFor(sim)).pipe(Effect.provide(Layer.succeed(RateLimiter.RateLimiter, limiter)))
+      const key = limitKey(Redacted.make(KEY), GrokConfig.defaultModel)
+      const queued = Effect.map(limiter.stats(key), (stats) => stats.queued)
+      const holder = yield* Effect.fork(grok.chat(hello, { retry: noRetry, attemptTimeout: "1 hour", deadline: "1 hour" }))
+      yield* driven(sim, sim.awaitRequests(1))
+      const waiting = yield* Effect.fork(grok.chat(hello))
+      while ((yield* queued) === 0) yield* Effect.yieldNow()
+      yield* Fiber.interrupt(waiting)
+      expect(yield* limiter.stats(key)).toMatchObject({ queued: 0, inFlight: 1 })
+      yield* Fiber.interrupt(holder)
+      expect(yield* limiter.stats(key)).toMatchObject({ queued: 0, inFlight: 0 })
+      // With a bulkhead of one, a permit left behind would block this call.
+      const reply = yield* driven(sim, grok.chat(hello))
+      expect(Chat.contentOf(reply)).toBe(helloReply)
+      expect(yield* sim.requestCount).toBe(2)
+    })))
+
   it.effect("every call releases its permit: successes, failures, timeouts, broken streams, interruption", () =>
     loopback(Effect.gen(function*() {
       const sim = yield* Effect.orDie(Simulator.make())
