@@ -31,10 +31,13 @@ export interface LimiterMemoryBench {
    */
   readonly limiterBytesPerQueued: number
   /**
-   * Heap per `GrokClient.chat` call waiting in the queue: its caller's fiber, the call's own
-   * state (request, trace, retry loop) and its attempt's child fiber.
+   * Heap per `GrokClient.chat` call waiting in the queue, its caller's fiber included: the
+   * call waits for its first permit before anything else is set up, so this is the caller's
+   * fiber, the call's request and settings, and the limiter's entry.
    */
   readonly clientBytesPerQueued: number
+  /** The same beyond a fiber parked on a `Deferred`: what a waiting call adds to its caller's fiber. */
+  readonly clientBytesAboveFiber: number
   /** Heap held by 100,000 keys that each made one call (engine and store state). */
   readonly bytesFor100kKeys: number
   /** Keys (engine + store) still held once they have been idle longer than `idleKeyTtl`. */
@@ -102,8 +105,18 @@ const queuedCost = (count: number) =>
     return { bytesPerQueued: withLimiter, limiterBytesPerQueued: withLimiter - bare }
   }))
 
-/** `count` `GrokClient.chat` calls queued behind one that holds the key's only slot on a server that never answers. */
+/**
+ * `count` `GrokClient.chat` calls queued behind one that holds the key's only slot on a server
+ * that never answers, after a first round (so that compiled code is not counted), and what a
+ * bare parked fiber costs next to them.
+ */
 const clientQueuedCost = (count: number) =>
+  Effect.zipRight(clientQueuedRound(Math.min(count, 1000)), Effect.all({ client: clientQueuedRound(count), fiber: bareFiberCost(count) }))
+
+const bareFiberCost = (count: number) =>
+  Effect.flatMap(Deferred.make<void>(), (never) => bytesPerParked(count, Deferred.await(never)))
+
+const clientQueuedRound = (count: number) =>
   Effect.scoped(Effect.gen(function*() {
     const silent = HttpClient.make(() => Effect.never)
     const context = yield* Layer.build(GrokClient.layer({ apiKey: "xai-bench-queued" }).pipe(
@@ -153,7 +166,8 @@ export const limiterMemory: Effect.Effect<LimiterMemoryBench> = Effect.gen(funct
     unlimitedDecisionsPerSecond: speed.unlimited,
     bytesPerQueued: Math.round(queued.bytesPerQueued),
     limiterBytesPerQueued: Math.round(queued.limiterBytesPerQueued),
-    clientBytesPerQueued: Math.round(clientQueued),
+    clientBytesPerQueued: Math.round(clientQueued.client),
+    clientBytesAboveFiber: Math.round(clientQueued.client - clientQueued.fiber),
     bytesFor100kKeys: keys.bytesFor100kKeys,
     keysLeftAfterIdle: keys.keysLeftAfterIdle,
     exactMemory: collect !== undefined
