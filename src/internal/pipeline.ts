@@ -9,7 +9,10 @@
  * This runs once per request, so it is written for speed where that costs little clarity:
  * one timer per attempt covers both the attempt timeout and the call's deadline (see
  * `timers.ts`), the permit is held by `acquireUseRelease` rather than a scope, and the
- * attempt's span is made and ended by hand around the timed child fiber.
+ * attempt's span is made and ended by hand around the timed child fiber. And it is written
+ * for memory where calls wait: a non-streaming call asks for its first permit before it sets
+ * up anything else (`call`), so that thousands of calls queued in the limiter cost little
+ * more than their callers' fibers.
  *
  * @internal
  */
@@ -270,7 +273,7 @@ const newCell = (): OutcomeCell => ({
   requestId: undefined
 })
 
-/** The limiter's answer to a call: a permit, or its refusal as the GrokError the call fails with. */
+/** What an attempt asks of the limiter: its key, token estimate and priority, and the call's deadline. */
 const ticketFor = (
   spec: { readonly tokens: number },
   settings: CallSettings,
