@@ -352,6 +352,11 @@ export interface HttpAnswer {
   readonly body: string | undefined
   /** Current time (from `Clock`), to read HTTP-date and epoch headers. */
   readonly nowMillis: number
+  /**
+   * The body already parsed as JSON, when the caller parsed it (a 2xx it is about to decode):
+   * it is not parsed a second time to look for an error inside it.
+   */
+  readonly json?: unknown
 }
 
 /**
@@ -363,7 +368,7 @@ export interface HttpAnswer {
  */
 export const classifyResponse = (answer: HttpAnswer): GrokError | undefined => {
   const isSuccess = answer.status >= 200 && answer.status < 300
-  const body = isSuccess ? errorInSuccessBody(answer.body) : readErrorBody(answer.body)
+  const body = isSuccess ? errorInSuccessBody(answer.body, answer.json) : readErrorBody(answer.body)
   if (body === undefined) return undefined
   const advice = RateLimitHeaders.parse(answer.headers, answer.nowMillis)
   const verdict = isSuccess ? errorInBody(body) : byStatus(answer.status, body)
@@ -521,9 +526,9 @@ const parseJsonObject = (text: string): { readonly [key: string]: unknown } | un
 }
 
 /** A 2xx body that is an xAI error: `error` string and a `code`, and nothing of a real answer. */
-const errorInSuccessBody = (text: string | undefined): ReadBody | undefined => {
+const errorInSuccessBody = (text: string | undefined, parsed: unknown): ReadBody | undefined => {
   if (text === undefined || text.length > MAX_ERROR_BODY_LENGTH) return undefined
-  const json = parseJsonObject(text)
+  const json = parsed === undefined ? parseJsonObject(text) : Predicate.isRecord(parsed) ? parsed : undefined
   if (json === undefined || "choices" in json || "data" in json || "object" in json) return undefined
   if (typeof json.error !== "string" || json.code === undefined || json.code === null) return undefined
   return Option.getOrUndefined(Option.map(XaiErrorBody.fromUnknown(json), toReadBody))

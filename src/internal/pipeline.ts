@@ -158,17 +158,30 @@ export const isJson = (response: HttpClientResponse.HttpClientResponse) =>
 export const readJsonBody = (
   response: HttpClientResponse.HttpClientResponse
 ): Effect.Effect<unknown, GrokError.GrokError> =>
-  Effect.gen(function*() {
-    const body = yield* response.text.pipe(Effect.mapError(fromHttpError))
-    const nowMillis = yield* Clock.currentTimeMillis
-    const error = GrokError.classifyResponse({ status: response.status, headers: response.headers, body, nowMillis })
-    if (error !== undefined) return yield* Effect.fail(error)
-    try {
-      return JSON.parse(body) as unknown
-    } catch {
-      return yield* Effect.fail(decodeError("the response body is not valid JSON", body, response))
-    }
-  })
+  Effect.flatMap(Effect.mapError(response.text, fromHttpError), (body) =>
+    Effect.clockWith((clock) => {
+      const json = parseJson(body)
+      // Parsed once: the check for an xAI error inside the 200 reads the parsed value.
+      const error = GrokError.classifyResponse({
+        status: response.status,
+        headers: response.headers,
+        body,
+        nowMillis: clock.unsafeCurrentTimeMillis(),
+        json: json === notJson ? undefined : json
+      })
+      if (error !== undefined) return Effect.fail(error)
+      return json === notJson ? Effect.fail(decodeError("the response body is not valid JSON", body, response)) : Effect.succeed(json)
+    }))
+
+const notJson: unique symbol = Symbol("notJson")
+
+const parseJson = (body: string): unknown => {
+  try {
+    return JSON.parse(body) as unknown
+  } catch {
+    return notJson
+  }
+}
 
 export const decodeError = (what: string, body: string, response?: HttpClientResponse.HttpClientResponse) =>
   new GrokError.DecodeError({
