@@ -473,20 +473,23 @@ const noTimer: Timers.Control<Phase> = { enter: () => {}, expired: () => false }
 
 /**
  * One attempt in the current scope, for a streaming call whose response outlives the
- * attempt: the permit is released when `scope` closes, and `settings.attemptTimeout` bounds
- * the attempt until `handle` returns (the first content, for a stream).
+ * attempt: the permit is released when `scope` closes. The wait for the breaker and the
+ * permit ends at `deadlineAt` (epoch millis); then `settings.attemptTimeout`, or the deadline
+ * when it comes first, bounds the attempt until `handle` returns (the first content, for a
+ * stream).
  */
 export const attempt = <A, R>(
   ctx: ClientContext,
   spec: CallSpec<A, R>,
   settings: CallSettings,
-  apiKey: Redacted.Redacted<string>
+  apiKey: Redacted.Redacted<string>,
+  deadlineAt: number
 ): Effect.Effect<A, GrokError.GrokError, R | Scope.Scope> =>
   guarded(ctx.breaker, spec, ownScope(Effect.gen(function*() {
     const cell = newCell()
     const key = limitKey(apiKey, spec.model)
     const permit = yield* Effect.acquireRelease(
-      admit(ctx, spec, settings, key, Infinity),
+      admit(ctx, spec, settings, key, deadlineAt),
       (permit, exit) => release(ctx, key, spec.model, permit, cell, Exit.isInterrupted(exit))
     )
     const trace = yield* currentTrace(spec)
@@ -495,11 +498,15 @@ export const attempt = <A, R>(
     const span = yield* attemptSpan(spec, trace, permit.waited)
     trace.attemptSpan = span
     const exchanged = exchange(ctx, spec, cell, apiKey)
-    return yield* (span === undefined ? exchanged : Effect.withParentSpan(exchanged, span)).pipe(
-      Effect.timeoutFail({ duration: settings.attemptTimeout, onTimeout: () => attemptTimeout(spec, settings.attemptTimeout) }),
-      Effect.onExit((exit) => attemptEnded(spec, trace, cell, started, span, exit))
-    )
-  })))
+    const traced = span === undefined ? exchanged : Effect.withParentSpan(exchanged, span)
+    const attemptEnds = started + Duration.toMillis(settings.attemptTimeout)
+    const endsAt = Math.min(attemptEnds, deadlineAt)
+    const timed = endsAt === Infinity ? traced : Effect.timeoutFail(traced, {
+      duration: Duration.millis(Math.max(0, endsAt - started)),
+      onTimeout: () => attemptEnds <= deadlineAt ? attemptTimeout(spec, settings.attemptTimeout) : deadlineExceeded(settings.deadline)
+    })
+    return yield* Effect.onExit(timed, (exit) => attemptEnded(spec, trace, cell, started, span, exit))
+  })), deadlineAt === Infinity ? undefined : { at: deadlineAt, onExpired: () => deadlineExceeded(settings.deadline) })
 
 /**
  * Run `attempt` in its own scope inside the caller's, closed as soon as it fails: the breaker
@@ -573,20 +580,18 @@ const retryLoop = (
 })
 
 /**
- * Retry `effect` under the call's policy, the client's budget and the call's deadline (its
- * own timer: for a stream's opening, whose attempts are not under `attemptWithin`).
+ * Retry `effect` under the call's policy and the client's budget, never starting a wait that
+ * ends past `deadlineAt`: the attempts bound themselves by it (the limiter's ticket, the
+ * breaker's wait, the attempt's timer), so no race against the deadline wraps the loop.
  */
-export const withRetries = <A, R>(
+export const retriesUntil = <A, R>(
   ctx: ClientContext,
   settings: CallSettings,
   spec: { readonly operation: Operation; readonly model: string },
+  deadlineAt: number,
   effect: Effect.Effect<A, GrokError.GrokError, R>
 ): Effect.Effect<A, GrokError.GrokError, R> =>
-  RetryPolicy.retry(effect, {
-    ...retryLoop(ctx, settings, spec),
-    deadline: settings.deadline,
-    onDeadline: deadlineExceeded
-  }).pipe(Effect.ensuring(budgetLevel(ctx)))
+  retryUntil(effect, retryLoop(ctx, settings, spec), deadlineAt).pipe(Effect.ensuring(budgetLevel(ctx)))
 
 /**
  * One HTTP exchange with its retries: attempts under `attemptWithin` (the limiter and the
@@ -616,7 +621,7 @@ const exchangeUntil = <A>(
     pending = undefined
     return attemptWithin(ctx, spec, settings, apiKey, deadlineAt, admission)
   }, refreshed)
-  return retryUntil(once, retryLoop(ctx, settings, spec), deadlineAt).pipe(Effect.ensuring(budgetLevel(ctx)))
+  return retriesUntil(ctx, settings, spec, deadlineAt, once)
 }
 
 const budgetLevel = (ctx: ClientContext) => Effect.flatMap(ctx.retry.budget.level, Record.retryBudgetLevel)

@@ -29,7 +29,7 @@ import {
   type OutcomeCell,
   readJsonBody,
   type UsageLike,
-  withRetries
+  retriesUntil
 } from "./pipeline.js"
 import type { HttpClientRequest } from "@effect/platform"
 
@@ -118,7 +118,8 @@ const open = <A>(
   ctx: Parameters<typeof attempt>[0],
   spec: StreamSpec<A>,
   settings: StreamSettings,
-  apiKey: Parameters<typeof attempt>[3]
+  apiKey: Parameters<typeof attempt>[3],
+  deadlineAt: number
 ): Effect.Effect<Opened<A>, GrokError.GrokError> =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
@@ -139,7 +140,8 @@ const open = <A>(
           })
       },
       { ...settings, attemptTimeout: settings.firstTokenTimeout },
-      apiKey
+      apiKey,
+      deadlineAt
     ).pipe(
       Scope.extend(scope),
       Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit)))
@@ -174,13 +176,15 @@ export const stream = <A>(
       // Added first so that it runs last (before the span ends), and also for a call that never got its first content.
       yield* Effect.addFinalizer((exit) => recordEnd(trace, span, started, exit))
       const refreshed = { done: false }
+      const deadlineAt = started + Duration.toMillis(settings.deadline)
       const opened = yield* Record.asCall(
         trace,
-        withRetries(
+        retriesUntil(
           ctx,
           settings,
           spec,
-          attemptWithKeyRefresh(ctx, (apiKey) => open(ctx, spec, settings, apiKey), refreshed)
+          deadlineAt,
+          attemptWithKeyRefresh(ctx, (apiKey) => open(ctx, spec, settings, apiKey, deadlineAt), refreshed)
         ).pipe(Effect.withParentSpan(span))
       )
       const { partial, cell } = opened
