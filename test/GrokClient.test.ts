@@ -825,6 +825,33 @@ describe("GrokClient and the rate limiter", () => {
       expect(yield* sim.requestCount).toBe(2)
     })))
 
+  it.effect("a stream waiting for the limiter: ends at its deadline with Timeout (deadline), or leaves the queue when interrupted", () =>
+    loopback(Effect.gen(function*() {
+      const sim = yield* Effect.orDie(Simulator.make({ faults: [{ nth: [1], fault: { kind: "stall" } }] }))
+      const limiter = yield* Effect.orDie(RateLimiterMemory.make({ limits: { maxConcurrency: 1 } }))
+      const grok = yield* GrokClient.make(configFor(sim)).pipe(Effect.provide(Layer.succeed(RateLimiter.RateLimiter, limiter)))
+      const key = limitKey(Redacted.make(KEY), GrokConfig.defaultModel)
+      const holder = yield* Effect.fork(grok.chat(hello, { retry: noRetry, attemptTimeout: "1 hour", deadline: "1 hour" }))
+      yield* driven(sim, sim.awaitRequests(1))
+
+      const started = yield* Clock.currentTimeMillis
+      const error = yield* failure(sim, Stream.runDrain(grok.chatStream(hello, { deadline: "3 seconds" })))
+      expect(error).toMatchObject({ _tag: "Timeout", phase: "deadline" })
+      expect((yield* Clock.currentTimeMillis) - started).toBe(3000)
+      expect(yield* limiter.stats(key)).toMatchObject({ queued: 0, inFlight: 1 })
+
+      const waiting = yield* Effect.fork(Stream.runDrain(grok.chatStream(hello)))
+      while ((yield* limiter.stats(key)).queued === 0) yield* Effect.yieldNow()
+      yield* Fiber.interrupt(waiting)
+      expect(yield* limiter.stats(key)).toMatchObject({ queued: 0, inFlight: 1 })
+      expect(yield* sim.requestCount).toBe(1)
+
+      yield* Fiber.interrupt(holder)
+      const chunks = yield* driven(sim, Stream.runCollect(grok.chatStream(hello)))
+      expect(contentOf(chunks)).toBe(helloReply)
+      expect(yield* limiter.stats(key)).toMatchObject({ queued: 0, inFlight: 0 })
+    })))
+
   it.effect("every call releases its permit: successes, failures, timeouts, broken streams, interruption", () =>
     loopback(Effect.gen(function*() {
       const sim = yield* Effect.orDie(Simulator.make())

@@ -93,7 +93,8 @@ export interface CallSpec<A, R = never> {
   readonly onTimeout?: (after: Duration.Duration) => GrokError.GrokError
 }
 
-const limitKeyCache = new Map<string, string>()
+/** Per API key, its limiter key per model: one string shared by all the calls that use it. */
+const limitKeyCache = new Map<string, Map<string, string>>()
 
 /**
  * The limiter key: a hash of the API key plus the model. The raw key never leaves this
@@ -101,13 +102,19 @@ const limitKeyCache = new Map<string, string>()
  */
 export const limitKey = (apiKey: Redacted.Redacted<string>, model: string): string => {
   const raw = Redacted.value(apiKey)
-  let hashed = limitKeyCache.get(raw)
-  if (hashed === undefined) {
-    hashed = createHash("sha256").update(raw).digest("hex").slice(0, 16)
+  let byModel = limitKeyCache.get(raw)
+  if (byModel === undefined) {
     if (limitKeyCache.size > 64) limitKeyCache.clear()
-    limitKeyCache.set(raw, hashed)
+    byModel = new Map()
+    limitKeyCache.set(raw, byModel)
   }
-  return `${hashed}:${model}`
+  let key = byModel.get(model)
+  if (key === undefined) {
+    if (byModel.size > 256) byModel.clear()
+    key = `${createHash("sha256").update(raw).digest("hex").slice(0, 16)}:${model}`
+    byModel.set(model, key)
+  }
+  return key
 }
 
 const transportError = (cause: unknown, what: string) =>
@@ -409,20 +416,35 @@ export const attemptWithin = <A>(
   first?: FirstAdmission
 ): Effect.Effect<A, GrokError.GrokError> => {
   const key = limitKey(apiKey, spec.model)
-  if (first === undefined) return attemptAdmitted(ctx, spec, settings, apiKey, key, deadlineAt, admit(ctx, spec, settings, key, deadlineAt))
-  return Effect.flatMap(ctx.breaker.state(keyOf(spec)), (state) => {
-    if (first.refused !== undefined) return Effect.fail(first.refused)
-    const usable = state === "closed" && first.key === key
-    const admission = Effect.sync(() => {
-      first.taken = true
-      return first.permit!
-    })
-    if (usable) return attemptAdmitted(ctx, spec, settings, apiKey, key, deadlineAt, admission)
-    return Effect.zipRight(
-      Effect.flatMap(admission, (permit) => permit.release(RateLimiter.cancelled)),
-      attemptAdmitted(ctx, spec, settings, apiKey, key, deadlineAt, admit(ctx, spec, settings, key, deadlineAt))
-    )
+  return fromFirst(ctx, spec, settings, key, deadlineAt, first, (admission) =>
+    attemptAdmitted(ctx, spec, settings, apiKey, key, deadlineAt, admission))
+}
+
+/**
+ * Run `attempt` with its admission: the first admission when it is for `key` and the breaker
+ * is closed, its refusal if it was refused, else a new wait for a permit (the first permit,
+ * unusable, is given back before, so that none is held while waiting for the breaker).
+ */
+const fromFirst = <A, E, R>(
+  ctx: ClientContext,
+  spec: { readonly operation: Operation; readonly model: string; readonly tokens: number },
+  settings: CallSettings,
+  key: string,
+  deadlineAt: number,
+  first: FirstAdmission | undefined,
+  attempt: (admission: Effect.Effect<RateLimiter.Permit, GrokError.GrokError>) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | GrokError.GrokError, R> => {
+  const fresh = admit(ctx, spec, settings, key, deadlineAt)
+  if (first === undefined) return attempt(fresh)
+  if (first.refused !== undefined) return Effect.fail(first.refused)
+  const take = Effect.sync(() => {
+    first.taken = true
+    return first.permit!
   })
+  return Effect.flatMap(ctx.breaker.state(keyOf(spec)), (state) =>
+    state === "closed" && first.key === key
+      ? attempt(take)
+      : Effect.zipRight(Effect.flatMap(take, (permit) => permit.release(RateLimiter.cancelled)), attempt(fresh)))
 }
 
 const attemptAdmitted = <A>(
@@ -483,13 +505,26 @@ export const attempt = <A, R>(
   spec: CallSpec<A, R>,
   settings: CallSettings,
   apiKey: Redacted.Redacted<string>,
-  deadlineAt: number
+  deadlineAt: number,
+  first?: FirstAdmission
+): Effect.Effect<A, GrokError.GrokError, R | Scope.Scope> => {
+  const key = limitKey(apiKey, spec.model)
+  return fromFirst(ctx, spec, settings, key, deadlineAt, first, (admission) => scopedAttempt(ctx, spec, settings, apiKey, key, deadlineAt, admission))
+}
+
+const scopedAttempt = <A, R>(
+  ctx: ClientContext,
+  spec: CallSpec<A, R>,
+  settings: CallSettings,
+  apiKey: Redacted.Redacted<string>,
+  key: string,
+  deadlineAt: number,
+  admission: Effect.Effect<RateLimiter.Permit, GrokError.GrokError>
 ): Effect.Effect<A, GrokError.GrokError, R | Scope.Scope> =>
   guarded(ctx.breaker, spec, ownScope(Effect.gen(function*() {
     const cell = newCell()
-    const key = limitKey(apiKey, spec.model)
     const permit = yield* Effect.acquireRelease(
-      admit(ctx, spec, settings, key, deadlineAt),
+      admission,
       (permit, exit) => release(ctx, key, spec.model, permit, cell, Exit.isInterrupted(exit))
     )
     const trace = yield* currentTrace(spec)
@@ -720,63 +755,89 @@ export const recordUsage = (model: string, usage: UsageLike | null | undefined):
 /**
  * A whole non-streaming call: attempts with key refresh, retries, metrics.
  *
- * A call that must queue for the limiter waits before anything else is set up: the first
- * attempt's permit is asked for first, so that a waiting call is little more than its
- * caller's fiber and the limiter's entry (no attempt fiber, no retry loop, no timer; see
- * docs/rate-limiting.md). The limiter bounds that wait by the call's deadline. This is skipped
- * when the breaker is not closed (the call waits for the breaker first, holding no permit) and
- * when a tracer is installed (the call's span must cover the wait).
+ * A call that must queue for the limiter waits before anything else is set up (see
+ * `admittingFirst`); its latency still counts from its start.
  */
 export const call = <A>(ctx: ClientContext, spec: CallSpec<A>, settings: CallSettings): Effect.Effect<A, GrokError.GrokError> =>
-  Effect.flatMap(tracing, (on) =>
-    on
-      ? measured(spec, exchangeWithRetries(ctx, spec, settings))
-      : Effect.flatMap(Clock.currentTimeMillis, (started) => {
-        const deadlineAt = started + Duration.toMillis(settings.deadline)
-        return Effect.flatMap(ctx.breaker.state(keyOf(spec)), (state) =>
-          state === "closed"
-            ? Effect.flatMap(ctx.keys.current, (apiKey) => admittedFirst(ctx, spec, settings, started, deadlineAt, apiKey))
-            : endedSince(spec, exchangeUntil(ctx, spec, settings, deadlineAt, undefined), noSpan, started))
-      }))
+  Effect.flatMap(Clock.currentTimeMillis, (started) => admittingFirst(ctx, spec, settings, started, callRest))
 
-/**
- * Ask for the first attempt's permit, then run the call with it. Only the wait is
- * interruptible until the call holds the admission: a permit granted is released unused if
- * the call ends before an attempt takes it.
- */
-const admittedFirst = <A>(
+/** The call once its first admission is settled (`undefined`: its attempts ask for their own). */
+const callRest = <A>(
   ctx: ClientContext,
   spec: CallSpec<A>,
   settings: CallSettings,
   started: number,
   deadlineAt: number,
-  apiKey: Redacted.Redacted<string>
-): Effect.Effect<A, GrokError.GrokError> => {
-  const key = limitKey(apiKey, spec.model)
+  first: FirstAdmission | undefined
+): Effect.Effect<A, GrokError.GrokError> =>
+  first === undefined
+    ? measured(spec, exchangeUntil(ctx, spec, settings, deadlineAt, undefined))
+    : endedSince(spec, exchangeUntil(ctx, spec, settings, deadlineAt, first), noSpan, started)
+
+/** What a call started at `started` does once its first admission is settled: a module-level function, so that a waiting call holds no closure for it. */
+export type AfterAdmission<S, T, A, E, R> = (
+  ctx: ClientContext,
+  spec: S,
+  settings: T,
+  started: number,
+  deadlineAt: number,
+  first: FirstAdmission | undefined
+) => Effect.Effect<A, E, R>
+
+/**
+ * Ask for the first attempt's permit before anything else of the call exists, then run the
+ * call (`rest`) with it: a call waiting in the limiter's queue is then little more than its
+ * caller's fiber and the limiter's entry (no retry loop, no breaker, no timer, no attempt
+ * fiber; docs/rate-limiting.md). The limiter ends that wait at the call's deadline.
+ *
+ * `rest` gets `undefined`, and its attempts ask for their own permits, when the breaker is not
+ * closed (the call waits for the breaker first, holding no permit) or a tracer is installed
+ * (the call's span must cover the wait). Only the wait is interruptible until an attempt holds
+ * the permit: one granted is released unused if the call ends before an attempt takes it.
+ */
+export const admittingFirst = <S extends { readonly operation: Operation; readonly model: string; readonly tokens: number }, T extends CallSettings, A, E, R>(
+  ctx: ClientContext,
+  spec: S,
+  settings: T,
+  started: number,
+  rest: AfterAdmission<S, T, A, E, R>
+): Effect.Effect<A, E | GrokError.GrokError, R> => {
+  const deadlineAt = started + Duration.toMillis(settings.deadline)
+  return Effect.flatMap(tracing, (on) =>
+    on
+      ? rest(ctx, spec, settings, started, deadlineAt, undefined)
+      : Effect.flatMap(ctx.breaker.state(keyOf(spec)), (state) =>
+        state === "closed"
+          ? Effect.flatMap(ctx.keys.current, (apiKey) =>
+            waitFirst(ctx, spec, settings, started, deadlineAt, limitKey(apiKey, spec.model), rest))
+          : rest(ctx, spec, settings, started, deadlineAt, undefined)))
+}
+
+const waitFirst = <S extends { readonly model: string; readonly tokens: number }, T extends CallSettings, A, E, R>(
+  ctx: ClientContext,
+  spec: S,
+  settings: T,
+  started: number,
+  deadlineAt: number,
+  key: string,
+  rest: AfterAdmission<S, T, A, E, R>
+): Effect.Effect<A, E | GrokError.GrokError, R> =>
   // Everything below stays on the heap while the call waits: keep it small (no mask closure:
   // the caller's interruptibility is read once and restored by name).
-  return Effect.zipRight(sampleLimiter(ctx, key, spec.model), Effect.checkInterruptible((interruptible) => {
+  Effect.zipRight(sampleLimiter(ctx, key, spec.model), Effect.checkInterruptible((interruptible) => {
     const restore = interruptible ? Effect.interruptible : identity
     return Effect.uninterruptible(Effect.matchCauseEffect(ctx.limiter.acquire(ticketFor(spec, settings, key, deadlineAt)), {
-        onFailure: (cause) =>
-          cause._tag === "Fail"
-            ? restore(endedSince(
-              spec,
-              exchangeUntil(ctx, spec, settings, deadlineAt, { key, permit: undefined, refused: refusal(cause.error, settings), taken: false }),
-              noSpan,
-              started
-            ))
-            : Effect.failCause(refused(cause, settings)),
-        onSuccess: (permit) => {
-          const first: FirstAdmission = { key, permit, refused: undefined, taken: false }
-          return Effect.zipRight(
-            admitted(ctx, key, spec.model, permit),
-            Effect.onExit(
-              restore(endedSince(spec, exchangeUntil(ctx, spec, settings, deadlineAt, first), noSpan, started)),
-              () => first.taken ? Effect.void : permit.release(RateLimiter.cancelled)
-            )
-          )
-        }
-      }))
+      onFailure: (cause): Effect.Effect<A, E | GrokError.GrokError, R> =>
+        cause._tag === "Fail"
+          ? restore(rest(ctx, spec, settings, started, deadlineAt, { key, permit: undefined, refused: refusal(cause.error, settings), taken: false }))
+          : Effect.failCause(refused(cause, settings)),
+      onSuccess: (permit) => {
+        const first: FirstAdmission = { key, permit, refused: undefined, taken: false }
+        return Effect.zipRight(
+          admitted(ctx, key, spec.model, permit),
+          Effect.onExit(restore(rest(ctx, spec, settings, started, deadlineAt, first)), () =>
+            first.taken ? Effect.void : permit.release(RateLimiter.cancelled))
+        )
+      }
+    }))
   }))
-}

@@ -27,9 +27,12 @@ import {
   isJson,
   type Operation,
   type OutcomeCell,
+  admittingFirst,
+  type ClientContext,
+  type FirstAdmission,
   readJsonBody,
-  type UsageLike,
-  retriesUntil
+  retriesUntil,
+  type UsageLike
 } from "./pipeline.js"
 import type { HttpClientRequest } from "@effect/platform"
 
@@ -119,7 +122,8 @@ const open = <A>(
   spec: StreamSpec<A>,
   settings: StreamSettings,
   apiKey: Parameters<typeof attempt>[3],
-  deadlineAt: number
+  deadlineAt: number,
+  first: FirstAdmission | undefined
 ): Effect.Effect<Opened<A>, GrokError.GrokError> =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
@@ -141,7 +145,8 @@ const open = <A>(
       },
       { ...settings, attemptTimeout: settings.firstTokenTimeout },
       apiKey,
-      deadlineAt
+      deadlineAt,
+      first
     ).pipe(
       Scope.extend(scope),
       Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit)))
@@ -161,107 +166,123 @@ const recordEnd = (trace: Record.CallTrace, span: Tracer.Span, started: number, 
       Exit.isFailure(exit)
     )
 
-/** A streaming call on the shared pipeline. */
+/**
+ * A streaming call on the shared pipeline. Like a plain call, it asks for its first permit
+ * before it sets up anything else (`admittingFirst`), so that a stream waiting in the
+ * limiter's queue holds little beyond Effect's own Stream machinery.
+ */
 export const stream = <A>(
-  ctx: Parameters<typeof attempt>[0],
+  ctx: ClientContext,
   spec: StreamSpec<A>,
   settings: StreamSettings
 ): Stream.Stream<A, GrokError.GrokError> =>
-  Stream.unwrapScoped(
-    Effect.gen(function*() {
-      const started = yield* Clock.currentTimeMillis
-      // The call's span lives as long as the stream; its attempts are children.
-      const span = yield* Effect.makeSpanScoped(callSpanName(spec), callSpanOptions(spec))
-      const trace = Record.makeTrace(spec.operation, spec.model)
-      // Added first so that it runs last (before the span ends), and also for a call that never got its first content.
-      yield* Effect.addFinalizer((exit) => recordEnd(trace, span, started, exit))
-      const refreshed = { done: false }
-      const deadlineAt = started + Duration.toMillis(settings.deadline)
-      const opened = yield* Record.asCall(
-        trace,
-        retriesUntil(
-          ctx,
-          settings,
-          spec,
-          deadlineAt,
-          attemptWithKeyRefresh(ctx, (apiKey) => open(ctx, spec, settings, apiKey, deadlineAt), refreshed)
-        ).pipe(Effect.withParentSpan(span))
-      )
-      const { partial, cell } = opened
-      let final = opened.final
-      yield* Effect.addFinalizer((exit) => Scope.close(opened.scope, exit))
-      const observe = (event: A): Effect.Effect<void, GrokError.GrokError> => {
-        const failure = spec.failureOf(event)
-        if (failure !== undefined) {
-          return Effect.fail(
+  Stream.unwrapScoped(Effect.flatMap(Clock.currentTimeMillis, (started) => admittingFirst(ctx, spec, settings, started, opening)))
+
+/** Open the stream once its first admission is settled: retried until the first content. */
+const opening = <A>(
+  ctx: ClientContext,
+  spec: StreamSpec<A>,
+  settings: StreamSettings,
+  started: number,
+  deadlineAt: number,
+  first: FirstAdmission | undefined
+): Effect.Effect<Stream.Stream<A, GrokError.GrokError>, GrokError.GrokError, Scope.Scope> =>
+  Effect.gen(function*() {
+    // The call's span lives as long as the stream; its attempts are children.
+    const span = yield* Effect.makeSpanScoped(callSpanName(spec), callSpanOptions(spec))
+    const trace = Record.makeTrace(spec.operation, spec.model)
+    // Added first so that it runs last (before the span ends), and also for a call that never got its first content.
+    yield* Effect.addFinalizer((exit) => recordEnd(trace, span, started, exit))
+    const refreshed = { done: false }
+    let pending = first
+    const opened = yield* Record.asCall(
+      trace,
+      retriesUntil(
+        ctx,
+        settings,
+        spec,
+        deadlineAt,
+        attemptWithKeyRefresh(ctx, (apiKey) => {
+          const admission = pending
+          pending = undefined
+          return open(ctx, spec, settings, apiKey, deadlineAt, admission)
+        }, refreshed)
+      ).pipe(Effect.withParentSpan(span))
+    )
+    const { partial, cell } = opened
+    let final = opened.final
+    yield* Effect.addFinalizer((exit) => Scope.close(opened.scope, exit))
+    const observe = (event: A): Effect.Effect<void, GrokError.GrokError> => {
+      const failure = spec.failureOf(event)
+      if (failure !== undefined) {
+        return Effect.fail(
+          new GrokError.StreamBroken({
+            message: `the stream failed after content started: ${failure.message}`,
+            status: failure.status,
+            retryable: false,
+            requestId: failure.requestId,
+            partial: snapshot(partial),
+            cause: failure
+          })
+        )
+      }
+      spec.track(partial, event)
+      if (spec.isFinal(event)) final = true
+      const usage = spec.usageOf(event)
+      if (usage === undefined) return Effect.void
+      if (usage.total_tokens != null) cell.usedTokens = usage.total_tokens
+      return Record.usageRecorded(spec.model, spec.operation, usage, span)
+    }
+    const buffered = Stream.fromIterable(opened.buffered).pipe(
+      Stream.tap((event) => {
+        const usage = spec.usageOf(event)
+        return usage === undefined ? Effect.void : Record.usageRecorded(spec.model, spec.operation, usage, span)
+      })
+    )
+    const rest: Stream.Stream<A, GrokError.GrokError> = opened.ended
+      ? Stream.empty
+      : Stream.repeatEffectChunkOption(
+        opened.pull.pipe(
+          Effect.timeoutFail({
+            duration: settings.idleTimeout,
+            onTimeout: () =>
+              Option.some<GrokError.GrokError>(
+                new GrokError.IdleTimeout({
+                  message: `the stream was silent for ${Duration.format(settings.idleTimeout)} after content started`,
+                  status: null,
+                  retryable: false,
+                  after: settings.idleTimeout,
+                  partial: snapshot(partial)
+                })
+              )
+          }),
+          Effect.mapError(Option.map((error): GrokError.GrokError =>
+            error._tag === "IdleTimeout" || error._tag === "StreamBroken"
+              ? error
+              : new GrokError.StreamBroken({
+                message: `the stream broke after content started: ${error.message}`,
+                status: error.status,
+                retryable: false,
+                requestId: error.requestId,
+                partial: snapshot(partial),
+                cause: error
+              })
+          ))
+        )
+      ).pipe(Stream.tap(observe))
+    const completeness = Stream.fromEffect(
+      Effect.suspend(() =>
+        final
+          ? Effect.void
+          : Effect.fail(
             new GrokError.StreamBroken({
-              message: `the stream failed after content started: ${failure.message}`,
-              status: failure.status,
+              message: "the stream ended before the answer was complete",
+              status: cell.status,
               retryable: false,
-              requestId: failure.requestId,
-              partial: snapshot(partial),
-              cause: failure
+              partial: snapshot(partial)
             })
           )
-        }
-        spec.track(partial, event)
-        if (spec.isFinal(event)) final = true
-        const usage = spec.usageOf(event)
-        if (usage === undefined) return Effect.void
-        if (usage.total_tokens != null) cell.usedTokens = usage.total_tokens
-        return Record.usageRecorded(spec.model, spec.operation, usage, span)
-      }
-      const buffered = Stream.fromIterable(opened.buffered).pipe(
-        Stream.tap((event) => {
-          const usage = spec.usageOf(event)
-          return usage === undefined ? Effect.void : Record.usageRecorded(spec.model, spec.operation, usage, span)
-        })
       )
-      const rest: Stream.Stream<A, GrokError.GrokError> = opened.ended
-        ? Stream.empty
-        : Stream.repeatEffectChunkOption(
-          opened.pull.pipe(
-            Effect.timeoutFail({
-              duration: settings.idleTimeout,
-              onTimeout: () =>
-                Option.some<GrokError.GrokError>(
-                  new GrokError.IdleTimeout({
-                    message: `the stream was silent for ${Duration.format(settings.idleTimeout)} after content started`,
-                    status: null,
-                    retryable: false,
-                    after: settings.idleTimeout,
-                    partial: snapshot(partial)
-                  })
-                )
-            }),
-            Effect.mapError(Option.map((error): GrokError.GrokError =>
-              error._tag === "IdleTimeout" || error._tag === "StreamBroken"
-                ? error
-                : new GrokError.StreamBroken({
-                  message: `the stream broke after content started: ${error.message}`,
-                  status: error.status,
-                  retryable: false,
-                  requestId: error.requestId,
-                  partial: snapshot(partial),
-                  cause: error
-                })
-            ))
-          )
-        ).pipe(Stream.tap(observe))
-      const completeness = Stream.fromEffect(
-        Effect.suspend(() =>
-          final
-            ? Effect.void
-            : Effect.fail(
-              new GrokError.StreamBroken({
-                message: "the stream ended before the answer was complete",
-                status: cell.status,
-                retryable: false,
-                partial: snapshot(partial)
-              })
-            )
-        )
-      ).pipe(Stream.drain)
-      return Stream.concat(Stream.concat(buffered, rest), completeness)
-    })
-  )
+    ).pipe(Stream.drain)
+    return Stream.concat(Stream.concat(buffered, rest), completeness)
+  })
