@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import { Clock, Console, Context, Deferred, Duration, Effect, Fiber, Layer } from "effect"
+import { Clock, Console, Context, Deferred, Duration, Effect, Fiber, Layer, Stream } from "effect"
 import { pathToFileURL } from "node:url"
 import * as GrokClient from "../GrokClient.js"
 import { type Engine, makeEngine } from "../resilience/internal/limiterEngine.js"
@@ -38,6 +38,12 @@ export interface LimiterMemoryBench {
   readonly clientBytesPerQueued: number
   /** The same beyond a fiber parked on a `Deferred`: what a waiting call adds to its caller's fiber. */
   readonly clientBytesAboveFiber: number
+  /**
+   * Heap per `GrokClient.chatStream` run (`Stream.runDrain`) waiting in the queue, its fiber
+   * included. Effect's Stream machinery is most of it: a `Stream.unwrapScoped` run parked on a
+   * `Deferred` costs about 28 KB on effect 3.22.
+   */
+  readonly streamBytesPerQueued: number
   /** Heap held by 100,000 keys that each made one call (engine and store state). */
   readonly bytesFor100kKeys: number
   /** Keys (engine + store) still held once they have been idle longer than `idleKeyTtl`. */
@@ -111,12 +117,23 @@ const queuedCost = (count: number) =>
  * bare parked fiber costs next to them.
  */
 const clientQueuedCost = (count: number) =>
-  Effect.zipRight(clientQueuedRound(Math.min(count, 1000)), Effect.all({ client: clientQueuedRound(count), fiber: bareFiberCost(count) }))
+  Effect.zipRight(
+    Effect.all([clientQueuedRound(Math.min(count, 1000), chatCall), clientQueuedRound(Math.min(count, 1000), streamCall)]),
+    Effect.all({
+      client: clientQueuedRound(count, chatCall),
+      stream: clientQueuedRound(count, streamCall),
+      fiber: bareFiberCost(count)
+    })
+  )
+
+const hi: GrokClient.ChatRequest = { messages: [{ role: "user", content: "hi" }] }
+const chatCall = (grok: GrokClient.Service) => Effect.asVoid(grok.chat(hi))
+const streamCall = (grok: GrokClient.Service) => Stream.runDrain(grok.chatStream(hi))
 
 const bareFiberCost = (count: number) =>
   Effect.flatMap(Deferred.make<void>(), (never) => bytesPerParked(count, Deferred.await(never)))
 
-const clientQueuedRound = (count: number) =>
+const clientQueuedRound = (count: number, callOf: (grok: GrokClient.Service) => Effect.Effect<void, unknown>) =>
   Effect.scoped(Effect.gen(function*() {
     const silent = HttpClient.make(() => Effect.never)
     const context = yield* Layer.build(GrokClient.layer({ apiKey: "xai-bench-queued" }).pipe(
@@ -124,7 +141,7 @@ const clientQueuedRound = (count: number) =>
       Layer.provide(RateLimiterMemory.layer({ limits: { maxConcurrency: 1 }, startSlow: false, maxQueued: count + 1 }))
     ))
     const grok = Context.get(context, GrokClient.GrokClient)
-    const call = grok.chat({ messages: [{ role: "user", content: "hi" }] })
+    const call = callOf(grok)
     const holder = yield* Effect.fork(call)
     yield* Effect.sleep("50 millis")
     const bytes = yield* bytesPerParked(count, call)
@@ -168,6 +185,7 @@ export const limiterMemory: Effect.Effect<LimiterMemoryBench> = Effect.gen(funct
     limiterBytesPerQueued: Math.round(queued.limiterBytesPerQueued),
     clientBytesPerQueued: Math.round(clientQueued.client),
     clientBytesAboveFiber: Math.round(clientQueued.client - clientQueued.fiber),
+    streamBytesPerQueued: Math.round(clientQueued.stream),
     bytesFor100kKeys: keys.bytesFor100kKeys,
     keysLeftAfterIdle: keys.keysLeftAfterIdle,
     exactMemory: collect !== undefined
