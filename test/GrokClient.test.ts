@@ -705,6 +705,21 @@ describe("GrokClient keeps the API key secret", () => {
     })))
 })
 
+/**
+ * A client whose limiter lets one call at a time through, and that call in flight on a server
+ * that never answers it: every other call of the key queues behind it.
+ */
+const behindStalledCall = (options: { readonly maxQueued?: number } = {}) =>
+  Effect.gen(function*() {
+    const sim = yield* Effect.orDie(Simulator.make({ faults: [{ nth: [1], fault: { kind: "stall" } }] }))
+    const limiter = yield* Effect.orDie(RateLimiterMemory.make({ limits: { maxConcurrency: 1 }, ...options }))
+    const grok = yield* GrokClient.make(configFor(sim)).pipe(Effect.provide(Layer.succeed(RateLimiter.RateLimiter, limiter)))
+    const key = limitKey(Redacted.make(KEY), GrokConfig.defaultModel)
+    const holder = yield* Effect.fork(grok.chat(hello, { retry: noRetry, attemptTimeout: "1 hour", deadline: "1 hour" }))
+    yield* driven(sim, sim.awaitRequests(1))
+    return { sim, limiter, grok, key, holder }
+  })
+
 describe("GrokClient and the rate limiter", () => {
   it.effect("works with RateLimiter.layerUnlimited", () =>
     loopback(Effect.gen(function*() {
@@ -767,13 +782,7 @@ describe("GrokClient and the rate limiter", () => {
 
   it.effect("a call waiting for the limiter past its deadline fails with Timeout (deadline) then, sends nothing, and leaves the queue", () =>
     loopback(Effect.gen(function*() {
-      const sim = yield* Effect.orDie(Simulator.make({ faults: [{ nth: [1], fault: { kind: "stall" } }] }))
-      const limiter = yield* Effect.orDie(RateLimiterMemory.make({ limits: { maxConcurrency: 1 } }))
-      const grok = yield* GrokClient.make(configFor(sim)).pipe(Effect.provide(Layer.succeed(RateLimiter.RateLimiter, limiter)))
-      const key = limitKey(Redacted.make(KEY), GrokConfig.defaultModel)
-      // The first call holds the key's only slot on a server that never answers.
-      const holder = yield* Effect.fork(grok.chat(hello, { retry: noRetry, attemptTimeout: "1 hour", deadline: "1 hour" }))
-      yield* driven(sim, sim.awaitRequests(1))
+      const { grok, holder, key, limiter, sim } = yield* behindStalledCall()
       const started = yield* Clock.currentTimeMillis
       const error = yield* failure(sim, grok.chat(hello, { deadline: "3 seconds" }))
       expect(error).toMatchObject({ _tag: "Timeout", phase: "deadline", retryable: false })
@@ -786,12 +795,7 @@ describe("GrokClient and the rate limiter", () => {
 
   it.effect("a call the limiter's full queue refuses fails with QueueRejected at once; the queued call goes on", () =>
     loopback(Effect.gen(function*() {
-      const sim = yield* Effect.orDie(Simulator.make({ faults: [{ nth: [1], fault: { kind: "stall" } }] }))
-      const limiter = yield* Effect.orDie(RateLimiterMemory.make({ limits: { maxConcurrency: 1 }, maxQueued: 1 }))
-      const grok = yield* GrokClient.make(configFor(sim)).pipe(Effect.provide(Layer.succeed(RateLimiter.RateLimiter, limiter)))
-      const key = limitKey(Redacted.make(KEY), GrokConfig.defaultModel)
-      const holder = yield* Effect.fork(grok.chat(hello, { retry: noRetry, attemptTimeout: "1 hour", deadline: "1 hour" }))
-      yield* driven(sim, sim.awaitRequests(1))
+      const { grok, holder, key, limiter, sim } = yield* behindStalledCall({ maxQueued: 1 })
       const queued = yield* Effect.fork(grok.chat(hello, { retry: noRetry }))
       while ((yield* limiter.stats(key)).queued === 0) yield* Effect.yieldNow()
       const started = yield* Clock.currentTimeMillis
@@ -806,13 +810,8 @@ describe("GrokClient and the rate limiter", () => {
 
   it.effect("a call interrupted while it waits for the limiter leaves the queue and holds nothing", () =>
     loopback(Effect.gen(function*() {
-      const sim = yield* Effect.orDie(Simulator.make({ faults: [{ nth: [1], fault: { kind: "stall" } }] }))
-      const limiter = yield* Effect.orDie(RateLimiterMemory.make({ limits: { maxConcurrency: 1 } }))
-      const grok = yield* GrokClient.make(configFor(sim)).pipe(Effect.provide(Layer.succeed(RateLimiter.RateLimiter, limiter)))
-      const key = limitKey(Redacted.make(KEY), GrokConfig.defaultModel)
+      const { grok, holder, key, limiter, sim } = yield* behindStalledCall()
       const queued = Effect.map(limiter.stats(key), (stats) => stats.queued)
-      const holder = yield* Effect.fork(grok.chat(hello, { retry: noRetry, attemptTimeout: "1 hour", deadline: "1 hour" }))
-      yield* driven(sim, sim.awaitRequests(1))
       const waiting = yield* Effect.fork(grok.chat(hello))
       while ((yield* queued) === 0) yield* Effect.yieldNow()
       yield* Fiber.interrupt(waiting)
@@ -827,12 +826,7 @@ describe("GrokClient and the rate limiter", () => {
 
   it.effect("a stream waiting for the limiter: ends at its deadline with Timeout (deadline), or leaves the queue when interrupted", () =>
     loopback(Effect.gen(function*() {
-      const sim = yield* Effect.orDie(Simulator.make({ faults: [{ nth: [1], fault: { kind: "stall" } }] }))
-      const limiter = yield* Effect.orDie(RateLimiterMemory.make({ limits: { maxConcurrency: 1 } }))
-      const grok = yield* GrokClient.make(configFor(sim)).pipe(Effect.provide(Layer.succeed(RateLimiter.RateLimiter, limiter)))
-      const key = limitKey(Redacted.make(KEY), GrokConfig.defaultModel)
-      const holder = yield* Effect.fork(grok.chat(hello, { retry: noRetry, attemptTimeout: "1 hour", deadline: "1 hour" }))
-      yield* driven(sim, sim.awaitRequests(1))
+      const { grok, holder, key, limiter, sim } = yield* behindStalledCall()
 
       const started = yield* Clock.currentTimeMillis
       const error = yield* failure(sim, Stream.runDrain(grok.chatStream(hello, { deadline: "3 seconds" })))
