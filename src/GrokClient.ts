@@ -287,7 +287,7 @@ export const make = (
           Effect.flatMap(decodeWith(decodeCompletion, "the chat completion")),
           Effect.tap((completion) => {
             cell.usedTokens = completion.usage?.total_tokens
-            return Pipeline.recordUsage(this.model, completion.usage)
+            return Pipeline.recordUsage(cell, completion.usage)
           })
         )
       }
@@ -349,7 +349,7 @@ export const make = (
                 Effect.flatMap(decodeWith(decodeEmbeddings, "the embeddings response")),
                 Effect.tap((result) => {
                   cell.usedTokens = result.usage?.total_tokens
-                  return Pipeline.recordUsage(body.model, result.usage)
+                  return Pipeline.recordUsage(cell, result.usage)
                 })
               )
           }, settingsOf(options))

@@ -13,6 +13,7 @@ import type { HttpClientRequest } from "@effect/platform"
 import { Clock, Duration, Effect, Option, ParseResult, Schedule, Schema } from "effect"
 import * as GrokError from "../GrokError.js"
 import * as Chat from "../schema/Chat.js"
+import type { CallTrace } from "../telemetry/internal/record.js"
 import {
   type CallSettings,
   type ClientContext,
@@ -41,7 +42,7 @@ const decoded = <A>(what: string, decode: (u: unknown) => Effect.Effect<A, Parse
   Effect.mapError(decode(body), (error) =>
     decodeError(`${what} did not match the expected shape: ${ParseResult.TreeFormatter.formatErrorSync(error)}`, JSON.stringify(body)))
 
-const submit = (ctx: ClientContext, spec: DeferredSpec, settings: CallSettings) =>
+const submit = (ctx: ClientContext, spec: DeferredSpec, settings: CallSettings, trace: CallTrace) =>
   exchangeWithRetries(ctx, {
     operation: "chat",
     model: spec.model,
@@ -52,25 +53,25 @@ const submit = (ctx: ClientContext, spec: DeferredSpec, settings: CallSettings) 
         Effect.flatMap(decoded("the deferred completion's acknowledgement", decodeAccepted)),
         Effect.map((accepted) => accepted.request_id)
       )
-  }, settings)
+  }, settings, trace)
 
 /** One poll: `None` while pending (202), the completion once it is ready (200). */
-const pollOnce = (ctx: ClientContext, spec: DeferredSpec, requestId: string, settings: CallSettings) =>
+const pollOnce = (ctx: ClientContext, spec: DeferredSpec, requestId: string, settings: CallSettings, trace: CallTrace) =>
   exchangeWithRetries(ctx, {
     operation: "chat",
     model: spec.model,
     request: () => spec.poll(requestId),
     // Tokens were charged when the request was submitted.
     tokens: 0,
-    handle: (response) =>
+    handle: (response, cell) =>
       response.status === 202
         ? Effect.as(Effect.ignore(response.text), Option.none<Chat.ChatCompletion>())
         : readJsonBody(response).pipe(
           Effect.flatMap(decoded("the deferred completion", decodeCompletion)),
-          Effect.tap((completion) => recordUsage(spec.model, completion.usage)),
+          Effect.tap((completion) => recordUsage(cell, completion.usage)),
           Effect.map(Option.some)
         )
-  }, settings)
+  }, settings, trace)
 
 const stillPending = (requestId: string, polls: number, waited: Duration.Duration) =>
   new GrokError.Timeout({
@@ -97,12 +98,12 @@ export const run = (
 ): Effect.Effect<Chat.ChatCompletion, GrokError.GrokError> =>
   measured(
     { operation: "chat", model: spec.model },
-    Effect.gen(function*() {
-      const requestId = yield* submit(ctx, spec, settings)
+    (trace) => Effect.gen(function*() {
+      const requestId = yield* submit(ctx, spec, settings, trace)
       const started = yield* Clock.currentTimeMillis
       const driver = yield* Schedule.driver(schedule)
       for (let polls = 1;; polls++) {
-        const ready = yield* pollOnce(ctx, spec, requestId, settings)
+        const ready = yield* pollOnce(ctx, spec, requestId, settings, trace)
         if (Option.isSome(ready)) return ready.value
         const next = yield* Effect.option(driver.next(undefined))
         if (Option.isNone(next)) {

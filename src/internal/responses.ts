@@ -118,7 +118,7 @@ export const call = (
           Effect.tap((result) => {
             const usage = usageOf(result.usage)
             cell.usedTokens = usage?.total_tokens ?? undefined
-            return Pipeline.recordUsage(body.model, usage)
+            return Pipeline.recordUsage(cell, usage)
           })
         )
     }, settings))

@@ -123,6 +123,7 @@ const open = <A>(
   settings: StreamSettings,
   apiKey: Parameters<typeof attempt>[3],
   deadlineAt: number,
+  trace: Record.CallTrace,
   first: FirstAdmission | undefined
 ): Effect.Effect<Opened<A>, GrokError.GrokError> =>
   Effect.gen(function*() {
@@ -146,6 +147,7 @@ const open = <A>(
       { ...settings, attemptTimeout: settings.firstTokenTimeout },
       apiKey,
       deadlineAt,
+      trace,
       first
     ).pipe(
       Scope.extend(scope),
@@ -195,20 +197,18 @@ const opening = <A>(
     yield* Effect.addFinalizer((exit) => recordEnd(trace, span, started, exit))
     const refreshed = { done: false }
     let pending = first
-    const opened = yield* Record.asCall(
+    const opened = yield* retriesUntil(
+      ctx,
+      settings,
+      spec,
+      deadlineAt,
       trace,
-      retriesUntil(
-        ctx,
-        settings,
-        spec,
-        deadlineAt,
-        attemptWithKeyRefresh(ctx, (apiKey) => {
-          const admission = pending
-          pending = undefined
-          return open(ctx, spec, settings, apiKey, deadlineAt, admission)
-        }, refreshed)
-      ).pipe(Effect.withParentSpan(span))
-    )
+      attemptWithKeyRefresh(ctx, (apiKey) => {
+        const admission = pending
+        pending = undefined
+        return open(ctx, spec, settings, apiKey, deadlineAt, trace, admission)
+      }, refreshed)
+    ).pipe(Effect.withParentSpan(span))
     const { partial, cell } = opened
     let final = opened.final
     yield* Effect.addFinalizer((exit) => Scope.close(opened.scope, exit))

@@ -47,13 +47,6 @@ export const makeTrace = (operation: string, model: string): CallTrace => ({
   attemptSpan: undefined
 })
 
-/** The call being made by this fiber, if any. */
-export const currentCall: FiberRef.FiberRef<CallTrace | undefined> = FiberRef.unsafeMake<CallTrace | undefined>(undefined)
-
-/** Run `effect` as the call described by `trace`. */
-export const asCall = <A, E, R>(trace: CallTrace, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.locally(effect, currentCall, trace)
-
 export const statusLabel = (status: number | null): string => (status === null ? "none" : String(status))
 
 type Labels = ReadonlyArray<MetricLabel.MetricLabel>
