@@ -313,7 +313,7 @@ const refusal = (rejected: RateLimiter.RateLimiterRejected, settings: CallSettin
 
 /** A limiter failure as the call's: its refusal mapped by `refusal`, an interruption or defect as it is. */
 const refused = (cause: Cause.Cause<RateLimiter.RateLimiterRejected>, settings: CallSettings): Cause.Cause<GrokError.GrokError> =>
-  cause._tag === "Fail" ? Cause.fail(refusal(cause.error, settings)) : Cause.map(cause, (rejected) => refusal(rejected, settings))
+  Cause.map(cause, (rejected) => refusal(rejected, settings))
 
 /** A permit was granted: the wait and the key's new queue depth go on the metrics. */
 const admitted = (ctx: ClientContext, key: string, model: string, permit: RateLimiter.Permit) =>
@@ -356,7 +356,7 @@ export interface FirstAdmission {
 const release = (ctx: ClientContext, key: string, model: string, permit: RateLimiter.Permit, cell: OutcomeCell, unsent: boolean) =>
   permit.release(
     unsent
-      ? { status: null, usedTokens: 0 }
+      ? RateLimiter.cancelled
       : {
         status: cell.status,
         rateLimit: cell.rateLimit,
@@ -394,6 +394,21 @@ const deadlineExceeded = (after: Duration.Duration): GrokError.GrokError =>
 /** What an attempt's timer is bounding: the attempt timeout, or the call's deadline when it comes first. */
 type Phase = "attempt" | "deadline"
 
+/** The error of an attempt whose bound passed: its own timeout, or the call's deadline. */
+const expired = (
+  spec: { readonly onTimeout?: ((after: Duration.Duration) => GrokError.GrokError) | undefined },
+  settings: CallSettings,
+  phase: Phase
+): GrokError.GrokError => phase === "attempt" ? attemptTimeout(spec, settings.attemptTimeout) : deadlineExceeded(settings.deadline)
+
+/** How long an attempt may wait for the breaker: until the call's deadline. */
+const breakerWait = (settings: CallSettings, deadlineAt: number) =>
+  deadlineAt === Infinity ? undefined : { at: deadlineAt, onExpired: () => deadlineExceeded(settings.deadline) }
+
+/** `effect` as a child of the attempt's span, when there is one. */
+const underSpan = <A, E, R>(effect: Effect.Effect<A, E, R>, span: Tracer.Span | undefined): Effect.Effect<A, E, R> =>
+  span === undefined ? effect : Effect.withParentSpan(effect, span)
+
 /**
  * One attempt of a call that must end by `deadlineAt` (epoch millis; `Infinity` for none):
  * circuit breaker → permit → authorised request → `handle`, with the permit released as it
@@ -406,7 +421,7 @@ type Phase = "attempt" | "deadline"
  * it is for the same limiter key and the breaker is closed; otherwise its permit goes back
  * unused (a permit is never held while waiting for the breaker) and the attempt asks again.
  */
-export const attemptWithin = <A>(
+const attemptWithin = <A>(
   ctx: ClientContext,
   spec: CallSpec<A>,
   settings: CallSettings,
@@ -434,8 +449,7 @@ const fromFirst = <A, E, R>(
   first: FirstAdmission | undefined,
   attempt: (admission: Effect.Effect<RateLimiter.Permit, GrokError.GrokError>) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | GrokError.GrokError, R> => {
-  const fresh = admit(ctx, spec, settings, key, deadlineAt)
-  if (first === undefined) return attempt(fresh)
+  if (first === undefined) return attempt(admit(ctx, spec, settings, key, deadlineAt))
   if (first.refused !== undefined) return Effect.fail(first.refused)
   const take = Effect.sync(() => {
     first.taken = true
@@ -444,7 +458,10 @@ const fromFirst = <A, E, R>(
   return Effect.flatMap(ctx.breaker.state(keyOf(spec)), (state) =>
     state === "closed" && first.key === key
       ? attempt(take)
-      : Effect.zipRight(Effect.flatMap(take, (permit) => permit.release(RateLimiter.cancelled)), attempt(fresh)))
+      : Effect.zipRight(
+        Effect.flatMap(take, (permit) => permit.release(RateLimiter.cancelled)),
+        attempt(admit(ctx, spec, settings, key, deadlineAt))
+      ))
 }
 
 const attemptAdmitted = <A>(
@@ -469,8 +486,7 @@ const attemptAdmitted = <A>(
           trace.attempts++
           return Effect.flatMap(attemptSpan(spec, trace, permit.waited), (span) => {
             trace.attemptSpan = span
-            const exchanged = exchange(ctx, spec, cell, apiKey)
-            const traced = span === undefined ? exchanged : Effect.withParentSpan(exchanged, span)
+            const traced = underSpan(exchange(ctx, spec, cell, apiKey), span)
             const attemptEnds = now + attemptMillis
             const timed = attemptEnds === Infinity && deadlineAt === Infinity
               ? traced
@@ -482,7 +498,7 @@ const attemptAdmitted = <A>(
                   control = timer
                   return traced
                 },
-                (phase) => phase === "attempt" ? attemptTimeout(spec, settings.attemptTimeout) : deadlineExceeded(settings.deadline)
+                (phase) => expired(spec, settings, phase)
               )
             return Effect.onExit(timed, (exit) => attemptEnded(spec, trace, cell, now, span, exit))
           })
@@ -490,7 +506,7 @@ const attemptAdmitted = <A>(
       // A timer that fired interrupted an attempt that was sent: the server may have counted it.
       (permit, exit) => release(ctx, key, spec.model, permit, cell, Exit.isInterrupted(exit) && !control.expired())
     )
-  }), deadlineAt === Infinity ? undefined : { at: deadlineAt, onExpired: () => deadlineExceeded(settings.deadline) })
+  }), breakerWait(settings, deadlineAt))
 
 const noTimer: Timers.Control<Phase> = { enter: () => {}, expired: () => false }
 
@@ -535,16 +551,15 @@ const scopedAttempt = <A, R>(
     const started = yield* Clock.currentTimeMillis
     const span = yield* attemptSpan(spec, trace, permit.waited)
     trace.attemptSpan = span
-    const exchanged = exchange(ctx, spec, cell, apiKey)
-    const traced = span === undefined ? exchanged : Effect.withParentSpan(exchanged, span)
+    const traced = underSpan(exchange(ctx, spec, cell, apiKey), span)
     const attemptEnds = started + Duration.toMillis(settings.attemptTimeout)
     const endsAt = Math.min(attemptEnds, deadlineAt)
     const timed = endsAt === Infinity ? traced : Effect.timeoutFail(traced, {
       duration: Duration.millis(Math.max(0, endsAt - started)),
-      onTimeout: () => attemptEnds <= deadlineAt ? attemptTimeout(spec, settings.attemptTimeout) : deadlineExceeded(settings.deadline)
+      onTimeout: () => expired(spec, settings, attemptEnds <= deadlineAt ? "attempt" : "deadline")
     })
     return yield* Effect.onExit(timed, (exit) => attemptEnded(spec, trace, cell, started, span, exit))
-  })), deadlineAt === Infinity ? undefined : { at: deadlineAt, onExpired: () => deadlineExceeded(settings.deadline) })
+  })), breakerWait(settings, deadlineAt))
 
 /**
  * Run `attempt` in its own scope inside the caller's, closed as soon as it fails: the breaker
@@ -570,7 +585,7 @@ const limitLabel = (error: Option.Option<GrokError.GrokError>): string =>
  * An attempt, plus one key refresh: on `AuthenticationFailed` the key provider is asked once
  * per call for a new key, and the attempt is made again with it.
  */
-export const attemptWithKeyRefresh = <A, R>(
+const attemptWithKeyRefresh = <A, R>(
   ctx: ClientContext,
   run: (apiKey: Redacted.Redacted<string>) => Effect.Effect<A, GrokError.GrokError, R>,
   refreshed: { done: boolean }
@@ -621,7 +636,7 @@ const retryLoop = (
  * ends past `deadlineAt`: the attempts bound themselves by it (the limiter's ticket, the
  * breaker's wait, the attempt's timer), so no race against the deadline wraps the loop.
  */
-export const retriesUntil = <A, R>(
+const retriesUntil = <A, R>(
   ctx: ClientContext,
   settings: CallSettings,
   spec: { readonly operation: Operation; readonly model: string },
@@ -653,14 +668,29 @@ const exchangeUntil = <A>(
   deadlineAt: number,
   trace: Record.CallTrace,
   first: FirstAdmission | undefined
-): Effect.Effect<A, GrokError.GrokError> => {
-  const refreshed = { done: false }
+): Effect.Effect<A, GrokError.GrokError> =>
+  attemptsUntil(ctx, settings, spec, deadlineAt, trace, first, (apiKey, admission) =>
+    attemptWithin(ctx, spec, settings, apiKey, deadlineAt, trace, admission))
+
+/**
+ * A call's attempts, retried until `deadlineAt`, with one key refresh: the first attempt is
+ * handed the admission `admittingFirst` got (if any), the others ask for their own.
+ */
+export const attemptsUntil = <A, R>(
+  ctx: ClientContext,
+  settings: CallSettings,
+  spec: { readonly operation: Operation; readonly model: string },
+  deadlineAt: number,
+  trace: Record.CallTrace,
+  first: FirstAdmission | undefined,
+  attempt: (apiKey: Redacted.Redacted<string>, first: FirstAdmission | undefined) => Effect.Effect<A, GrokError.GrokError, R>
+): Effect.Effect<A, GrokError.GrokError, R> => {
   let pending = first
   const once = attemptWithKeyRefresh(ctx, (apiKey) => {
     const admission = pending
     pending = undefined
-    return attemptWithin(ctx, spec, settings, apiKey, deadlineAt, trace, admission)
-  }, refreshed)
+    return attempt(apiKey, admission)
+  }, { done: false })
   return retriesUntil(ctx, settings, spec, deadlineAt, trace, once)
 }
 

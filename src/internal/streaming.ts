@@ -17,21 +17,20 @@ import { Cause, type Chunk, Clock, Duration, Effect, Exit, Option, Scope, Stream
 import * as GrokError from "../GrokError.js"
 import * as Record from "../telemetry/internal/record.js"
 import {
+  admittingFirst,
   attempt,
-  attemptWithKeyRefresh,
+  attemptsUntil,
   callEnded,
   type CallSettings,
   callSpanName,
   callSpanOptions,
+  type ClientContext,
   decodeError,
+  type FirstAdmission,
   isJson,
   type Operation,
   type OutcomeCell,
-  admittingFirst,
-  type ClientContext,
-  type FirstAdmission,
   readJsonBody,
-  retriesUntil,
   type UsageLike
 } from "./pipeline.js"
 import type { HttpClientRequest } from "@effect/platform"
@@ -118,7 +117,7 @@ const pullUntilContent = <A>(
 
 /** Open one attempt: its resources live in a scope that outlives the attempt on success. */
 const open = <A>(
-  ctx: Parameters<typeof attempt>[0],
+  ctx: ClientContext,
   spec: StreamSpec<A>,
   settings: StreamSettings,
   apiKey: Parameters<typeof attempt>[3],
@@ -195,20 +194,8 @@ const opening = <A>(
     const trace = Record.makeTrace(spec.operation, spec.model)
     // Added first so that it runs last (before the span ends), and also for a call that never got its first content.
     yield* Effect.addFinalizer((exit) => recordEnd(trace, span, started, exit))
-    const refreshed = { done: false }
-    let pending = first
-    const opened = yield* retriesUntil(
-      ctx,
-      settings,
-      spec,
-      deadlineAt,
-      trace,
-      attemptWithKeyRefresh(ctx, (apiKey) => {
-        const admission = pending
-        pending = undefined
-        return open(ctx, spec, settings, apiKey, deadlineAt, trace, admission)
-      }, refreshed)
-    ).pipe(Effect.withParentSpan(span))
+    const opened = yield* attemptsUntil(ctx, settings, spec, deadlineAt, trace, first, (apiKey, admission) =>
+      open(ctx, spec, settings, apiKey, deadlineAt, trace, admission)).pipe(Effect.withParentSpan(span))
     const { partial, cell } = opened
     let final = opened.final
     yield* Effect.addFinalizer((exit) => Scope.close(opened.scope, exit))

@@ -15,11 +15,11 @@
  * @internal
  */
 import { Cause, type Clock, Duration, Effect, Exit, Fiber, FiberId, type Scope } from "effect"
+import { type HeapItem, IndexedHeap } from "../resilience/internal/indexedHeap.js"
 
-/** One armed timer. `index` is its place in the heap, -1 once it left it. */
-export interface Timer {
+/** One armed timer. `heapIndex` is its place in the heap, -1 once it left it. */
+export interface Timer extends HeapItem {
   at: number
-  index: number
   readonly fire: () => void
 }
 
@@ -34,78 +34,13 @@ export interface Timers {
   readonly size: () => number
 }
 
-/** A binary min-heap of timers by `at`, with removal from the middle. */
-class TimerHeap {
-  private readonly heap: Array<Timer> = []
-
-  get size(): number {
-    return this.heap.length
-  }
-
-  get earliest(): Timer | undefined {
-    return this.heap[0]
-  }
-
-  push(timer: Timer): void {
-    timer.index = this.heap.length
-    this.heap.push(timer)
-    this.up(timer.index)
-  }
-
-  remove(timer: Timer): void {
-    const at = timer.index
-    if (at < 0) return
-    timer.index = -1
-    const last = this.heap.pop()!
-    if (at === this.heap.length) return
-    this.heap[at] = last
-    last.index = at
-    this.up(at)
-    this.down(last.index)
-  }
-
-  private up(i: number): void {
-    const heap = this.heap
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (heap[parent]!.at <= heap[i]!.at) return
-      this.swap(i, parent)
-      i = parent
-    }
-  }
-
-  private down(i: number): void {
-    const heap = this.heap
-    for (;;) {
-      const left = 2 * i + 1
-      const right = left + 1
-      let smallest = i
-      if (left < heap.length && heap[left]!.at < heap[smallest]!.at) smallest = left
-      if (right < heap.length && heap[right]!.at < heap[smallest]!.at) smallest = right
-      if (smallest === i) return
-      this.swap(i, smallest)
-      i = smallest
-    }
-  }
-
-  private swap(i: number, j: number): void {
-    const heap = this.heap
-    const a = heap[i]!
-    const b = heap[j]!
-    heap[i] = b
-    heap[j] = a
-    a.index = j
-    b.index = i
-  }
-}
-
 /**
  * A client's timers, served by one fiber that lives in the current scope and sleeps on
  * `clock`.
  */
 export const make = (clock: Clock.Clock): Effect.Effect<Timers, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const heap = new TimerHeap()
+    const heap = new IndexedHeap<Timer>((timer) => timer.at)
     // What the timer fiber sleeps towards (Infinity: nothing), and how to wake it earlier. A
     // wake asked for before the fiber listens (it starts listening in a forked race) is kept.
     let sleepingUntil = Infinity
@@ -118,7 +53,7 @@ export const make = (clock: Clock.Clock): Effect.Effect<Timers, never, Scope.Sco
 
     const fireDue = () => {
       const now = clock.unsafeCurrentTimeMillis()
-      for (let next = heap.earliest; next !== undefined && next.at <= now; next = heap.earliest) {
+      for (let next = heap.first; next !== undefined && next.at <= now; next = heap.first) {
         heap.remove(next)
         next.fire()
       }
@@ -141,7 +76,7 @@ export const make = (clock: Clock.Clock): Effect.Effect<Timers, never, Scope.Sco
     const serve: Effect.Effect<never> = Effect.suspend(() => {
       wakeAsked = false
       fireDue()
-      const earliest = heap.earliest
+      const earliest = heap.first
       sleepingUntil = earliest === undefined ? Infinity : earliest.at
       const waiting = earliest === undefined
         ? awaitWake
@@ -157,12 +92,12 @@ export const make = (clock: Clock.Clock): Effect.Effect<Timers, never, Scope.Sco
     }
     return {
       arm: (at, fire) => {
-        const timer: Timer = { at, index: -1, fire }
+        const timer: Timer = { at, heapIndex: -1, fire }
         schedule(timer)
         return timer
       },
       move: (timer, at) => {
-        if (timer.index < 0 || timer.at === at) return
+        if (timer.heapIndex < 0 || timer.at === at) return
         heap.remove(timer)
         timer.at = at
         schedule(timer)

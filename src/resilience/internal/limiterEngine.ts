@@ -62,9 +62,8 @@ class Waiter implements QueueNode<Waiter> {
     readonly rank: number,
     readonly tokens: number,
     readonly enqueuedAt: number,
+    /** The sooner of the queue's `maxWait` and the caller's own deadline (its ticket's). */
     readonly deadline: number,
-    /** Whether `deadline` is the caller's own (its ticket's), sooner than the queue's `maxWait`. */
-    readonly ownDeadline: boolean,
     readonly resume: Resume
   ) {}
 }
@@ -198,8 +197,11 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
       waiter.resume(Effect.fail(rejected(state.key, reason, message)))
     }
 
+    /** Whether the waiter's deadline is its caller's own, sooner than the queue's `maxWait`. */
+    const ownDeadline = (waiter: Waiter) => waiter.deadline < waiter.enqueuedAt + options.maxWaitMillis
+
     const timedOut = (state: KeyState, waiter: Waiter, now: number, more = 0) =>
-      waiter.ownDeadline
+      ownDeadline(waiter)
         ? reject(state, waiter, "deadline", deadlineMessage(state.key, waiter.deadline - waiter.enqueuedAt, more))
         : reject(
           state,
@@ -350,9 +352,8 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
         }
         const best = queue.peek()
         const maxWaitEnds = enqueuedAt + options.maxWaitMillis
-        const waiter = until < maxWaitEnds
-          ? new Waiter(rank, tokens, enqueuedAt, until, true, resume)
-          : new Waiter(rank, tokens, enqueuedAt, maxWaitEnds, false, resume)
+        // Not Math.min: a deadline that is not a number (NaN) is no deadline.
+        const waiter = new Waiter(rank, tokens, enqueuedAt, until < maxWaitEnds ? until : maxWaitEnds, resume)
         queue.push(waiter)
         if (!state.dispatching) startDispatcher(state, queue)
         else if (best === undefined || rank < best.rank) wake(state)

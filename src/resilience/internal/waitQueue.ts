@@ -8,23 +8,26 @@
  * @internal
  */
 
-/** What the queue needs of a waiter. `rank` 0 is the most urgent. */
-export interface QueueNode<N> {
+import { type HeapItem, IndexedHeap } from "./indexedHeap.js"
+
+/**
+ * What the queue needs of a waiter. `rank` 0 is the most urgent. `heapIndex` is its place in
+ * the deadline heap; -1 when not in it (no deadline, or not queued).
+ */
+export interface QueueNode<N> extends HeapItem {
   readonly rank: number
   /** When the waiter gives up (epoch millis, may be `Infinity`). */
   readonly deadline: number
   prev: N | undefined
   next: N | undefined
   queued: boolean
-  /** Its place in the deadline heap; -1 when not in it (no deadline, or not queued). */
-  heapIndex: number
 }
 
 export class WaitQueue<N extends QueueNode<N>> {
   private readonly heads: Array<N | undefined>
   private readonly tails: Array<N | undefined>
   /** The waiters with a finite deadline, earliest first. */
-  private readonly deadlines: Array<N> = []
+  private readonly deadlines = new IndexedHeap<N>((node) => node.deadline)
   size = 0
 
   constructor(readonly ranks: number) {
@@ -41,11 +44,7 @@ export class WaitQueue<N extends QueueNode<N>> {
     this.tails[node.rank] = node
     node.queued = true
     this.size++
-    if (node.deadline !== Infinity) {
-      node.heapIndex = this.deadlines.length
-      this.deadlines.push(node)
-      this.siftUp(node.heapIndex)
-    }
+    if (node.deadline !== Infinity) this.deadlines.push(node)
   }
 
   remove(node: N): void {
@@ -58,7 +57,7 @@ export class WaitQueue<N extends QueueNode<N>> {
     node.next = undefined
     node.queued = false
     this.size--
-    if (node.heapIndex >= 0) this.unheap(node)
+    this.deadlines.remove(node)
   }
 
   /** The next waiter to serve: the oldest of the most urgent non-empty rank. */
@@ -78,12 +77,12 @@ export class WaitQueue<N extends QueueNode<N>> {
 
   /** The earliest deadline of the waiting calls (`Infinity` when none has one). */
   earliestDeadline(): number {
-    return this.deadlines.length === 0 ? Infinity : this.deadlines[0]!.deadline
+    return this.deadlines.first?.deadline ?? Infinity
   }
 
   /** The waiter whose deadline comes first, if it is at or before `now`. */
   overdue(now: number): N | undefined {
-    const first = this.deadlines[0]
+    const first = this.deadlines.first
     return first !== undefined && first.deadline <= now ? first : undefined
   }
 
@@ -95,52 +94,5 @@ export class WaitQueue<N extends QueueNode<N>> {
       f(node)
       node = this.peek()
     }
-  }
-
-  // --- the deadline heap ----------------------------------------------------------------------
-
-  private unheap(node: N): void {
-    const heap = this.deadlines
-    const index = node.heapIndex
-    const last = heap.pop()!
-    node.heapIndex = -1
-    if (last === node) return
-    heap[index] = last
-    last.heapIndex = index
-    this.siftDown(index)
-    this.siftUp(last.heapIndex)
-  }
-
-  private siftUp(index: number): void {
-    const heap = this.deadlines
-    const node = heap[index]!
-    while (index > 0) {
-      const parentIndex = (index - 1) >> 1
-      const parent = heap[parentIndex]!
-      if (parent.deadline <= node.deadline) break
-      heap[index] = parent
-      parent.heapIndex = index
-      index = parentIndex
-    }
-    heap[index] = node
-    node.heapIndex = index
-  }
-
-  private siftDown(index: number): void {
-    const heap = this.deadlines
-    const node = heap[index]!
-    const length = heap.length
-    while (true) {
-      const left = 2 * index + 1
-      if (left >= length) break
-      const right = left + 1
-      const child = right < length && heap[right]!.deadline < heap[left]!.deadline ? right : left
-      if (heap[child]!.deadline >= node.deadline) break
-      heap[index] = heap[child]!
-      heap[index]!.heapIndex = index
-      index = child
-    }
-    heap[index] = node
-    node.heapIndex = index
   }
 }
