@@ -23,7 +23,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { type Config, type ConfigError, Context, Duration, Effect, Layer, Option, ParseResult, Schedule, Schema, type Scope, Stream } from "effect"
+import { type Config, type ConfigError, Context, Duration, Effect, Either, Layer, Option, ParseResult, Schedule, Schema, type Scope, Stream } from "effect"
 import * as ApiKeyProvider from "./ApiKeyProvider.js"
 import * as GrokConfig from "./GrokConfig.js"
 import * as GrokError from "./GrokError.js"
@@ -183,19 +183,23 @@ const badInput = (error: ParseResult.ParseError) =>
     retryable: false
   })
 
-const validateChat = Schema.decodeUnknown(Chat.ChatCompletionRequest)
-const validateEmbed = Schema.decodeUnknown(Embeddings.EmbeddingRequest)
-const decodeCompletion = Schema.decodeUnknown(Chat.ChatCompletion)
-const decodeModels = Schema.decodeUnknown(Models.ModelList)
-const decodeEmbeddings = Schema.decodeUnknown(Embeddings.EmbeddingResponse)
+// Decoded synchronously, as an Either (itself an Effect): these schemas have no async part,
+// and a call saves the Effect steps of an effectful decode.
+const validateChat = Schema.decodeUnknownEither(Chat.ChatCompletionRequest)
+const validateEmbed = Schema.decodeUnknownEither(Embeddings.EmbeddingRequest)
+const decodeCompletion = Schema.decodeUnknownEither(Chat.ChatCompletion)
+const decodeModels = Schema.decodeUnknownEither(Models.ModelList)
+const decodeEmbeddings = Schema.decodeUnknownEither(Embeddings.EmbeddingResponse)
 
 const decodeWith = <A>(
-  decode: (u: unknown) => Effect.Effect<A, ParseResult.ParseError>,
+  decode: (u: unknown) => Either.Either<A, ParseResult.ParseError>,
   what: string
 ) =>
-(body: unknown) =>
-  Effect.mapError(decode(body), (error) =>
+(body: unknown): Either.Either<A, GrokError.GrokError> =>
+  Either.mapLeft(decode(body), (error) =>
     Pipeline.decodeError(`${what} did not match the expected shape: ${ParseResult.TreeFormatter.formatErrorSync(error)}`, JSON.stringify(body)))
+
+const decodeChatCompletion = decodeWith(decodeCompletion, "the chat completion")
 
 const chunkIsContent = (chunk: ChatStream.ChatCompletionChunk): boolean =>
   chunk.choices.some((choice) =>
@@ -264,7 +268,7 @@ export const make = (
     }
 
     const chatBody = (request: ChatRequest, stream: boolean) =>
-      validateChat({ ...request, model: request.model ?? config.model, stream }).pipe(Effect.mapError(badInput))
+      Either.mapLeft(validateChat({ ...request, model: request.model ?? config.model, stream }), badInput)
 
     /**
      * A chat call, as the pipeline replays it. A class, so that its request and its reading
@@ -283,18 +287,21 @@ export const make = (
         return HttpClientRequest.post(url("/chat/completions")).pipe(HttpClientRequest.bodyUnsafeJson(this.body))
       }
       handle(response: HttpClientResponse.HttpClientResponse, cell: Pipeline.OutcomeCell) {
-        return Pipeline.readJsonBody(response).pipe(
-          Effect.flatMap(decodeWith(decodeCompletion, "the chat completion")),
-          Effect.tap((completion) => {
-            cell.usedTokens = completion.usage?.total_tokens
-            return Pipeline.recordUsage(cell, completion.usage)
-          })
-        )
+        return Effect.flatMap(Pipeline.readJsonBody(response), (json) => {
+          const decoded = decodeChatCompletion(json)
+          if (Either.isLeft(decoded)) return decoded
+          const completion = decoded.right
+          cell.usedTokens = completion.usage?.total_tokens
+          return Effect.as(Pipeline.recordUsage(cell, completion.usage), completion)
+        })
       }
     }
 
-    const chat: Service["chat"] = (request, options) =>
-      Effect.flatMap(chatBody(request, false), (body) => Pipeline.call(ctx, new ChatCall(body), settingsOf(options)))
+    const chat: Service["chat"] = (request, options) => {
+      // Validated when the call is made (a pure check, the same for every run of the effect).
+      const body = chatBody(request, false)
+      return Either.isLeft(body) ? Effect.fail(body.left) : Pipeline.call(ctx, new ChatCall(body.right), settingsOf(options))
+    }
 
     const chatStream: Service["chatStream"] = (request, options) =>
       Stream.unwrap(Effect.map(chatBody({
@@ -337,7 +344,7 @@ export const make = (
 
     const embed: Service["embed"] = (request, options) =>
       Effect.flatMap(
-        validateEmbed({ ...request, model: request.model ?? config.model }).pipe(Effect.mapError(badInput)),
+        Either.mapLeft(validateEmbed({ ...request, model: request.model ?? config.model }), badInput),
         (body) =>
           Pipeline.call(ctx, {
             operation: "embeddings",

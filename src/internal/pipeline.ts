@@ -19,7 +19,7 @@
 import type { HttpClient } from "@effect/platform"
 import type { HttpClientResponse } from "@effect/platform"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Cause, Clock, Duration, Effect, ExecutionStrategy, Exit, identity, Option, Redacted, Scope, type Tracer } from "effect"
+import { Cause, Clock, Context, Duration, Effect, ExecutionStrategy, Exit, identity, Option, Redacted, Scope, type Tracer } from "effect"
 import { createHash } from "node:crypto"
 import type * as ApiKeyProvider from "../ApiKeyProvider.js"
 import type { GrokConfig } from "../GrokConfig.js"
@@ -139,22 +139,29 @@ const send = (
   request: HttpClientRequest.HttpClientRequest,
   cell: OutcomeCell
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, GrokError.GrokError> =>
-  Effect.gen(function*() {
-    const response = yield* ctx.http.execute(request).pipe(Effect.mapError(fromHttpError))
-    const nowMillis = yield* Clock.currentTimeMillis
-    const advice = RateLimitHeaders.parse(response.headers, nowMillis)
-    cell.status = response.status
-    cell.requestId = advice.requestId
-    cell.rateLimit = advice.rateLimit
-    cell.retryAfter = advice.retryAfter
-    // A 2xx is read by the endpoint's `handle`, which also spots an xAI error inside it.
-    if (isSuccess(response.status)) return response
-    const body = yield* response.text.pipe(Effect.mapError(fromHttpError))
-    // Never undefined for a non-2xx status.
-    const error = GrokError.classifyResponse({ status: response.status, headers: response.headers, body, nowMillis })!
-    cell.rateLimited = error._tag === "RateLimited"
-    cell.refusedFor = error._tag === "RateLimited" ? error.limit : undefined
-    return yield* Effect.fail(error)
+  Effect.matchEffect(ctx.http.execute(request), {
+    onFailure: (error) => Effect.fail(fromHttpError(error)),
+    onSuccess: (response) =>
+      Effect.clockWith((clock) => {
+        const nowMillis = clock.unsafeCurrentTimeMillis()
+        const advice = RateLimitHeaders.parse(response.headers, nowMillis)
+        cell.status = response.status
+        cell.requestId = advice.requestId
+        cell.rateLimit = advice.rateLimit
+        cell.retryAfter = advice.retryAfter
+        // A 2xx is read by the endpoint's `handle`, which also spots an xAI error inside it.
+        if (isSuccess(response.status)) return Effect.succeed(response)
+        return Effect.matchEffect(response.text, {
+          onFailure: (error) => Effect.fail(fromHttpError(error)),
+          onSuccess: (body) => {
+            // Never undefined for a non-2xx status.
+            const error = GrokError.classifyResponse({ status: response.status, headers: response.headers, body, nowMillis })!
+            cell.rateLimited = error._tag === "RateLimited"
+            cell.refusedFor = error._tag === "RateLimited" ? error.limit : undefined
+            return Effect.fail(error)
+          }
+        })
+      })
   })
 
 export const isJson = (response: HttpClientResponse.HttpClientResponse) =>
@@ -167,8 +174,10 @@ export const isJson = (response: HttpClientResponse.HttpClientResponse) =>
 export const readJsonBody = (
   response: HttpClientResponse.HttpClientResponse
 ): Effect.Effect<unknown, GrokError.GrokError> =>
-  Effect.flatMap(Effect.mapError(response.text, fromHttpError), (body) =>
-    Effect.clockWith((clock) => {
+  Effect.matchEffect(response.text, {
+    onFailure: (error) => Effect.fail(fromHttpError(error)),
+    onSuccess: (body) =>
+      Effect.clockWith((clock) => {
       const json = parseJson(body)
       // Parsed once: the check for an xAI error inside the 200 reads the parsed value.
       const error = GrokError.classifyResponse({
@@ -180,7 +189,8 @@ export const readJsonBody = (
       })
       if (error !== undefined) return Effect.fail(error)
       return json === notJson ? Effect.fail(decodeError("the response body is not valid JSON", body, response)) : Effect.succeed(json)
-    }))
+    })
+  })
 
 const notJson: unique symbol = Symbol("notJson")
 
@@ -211,8 +221,10 @@ const sampleLimiter = (ctx: ClientContext, key: string, model: string) =>
  */
 const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
-/** Whether spans made now would reach a tracer the application installed. */
-const tracing = Effect.map(Effect.tracer, (tracer) => tracer !== nativeTracer)
+/** `f` of whether spans made now would reach a tracer the application installed. */
+const tracing = <A, E, R>(
+  f: (on: boolean) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => Effect.withFiberRuntime((fiber) => f(fiber.currentTracer !== nativeTracer))
 
 /**
  * The attempt's span, a child of the call's: numbered, with the wait before it and the
@@ -223,7 +235,7 @@ const attemptSpan = (
   trace: Record.CallTrace,
   waited: Duration.Duration
 ): Effect.Effect<Tracer.Span | undefined> =>
-  Effect.flatMap(tracing, (on) => on ? makeAttemptSpan(spec, trace, waited) : Effect.succeed(undefined))
+  tracing((on) => on ? makeAttemptSpan(spec, trace, waited) : Effect.succeed(undefined))
 
 const makeAttemptSpan = (
   spec: { readonly operation: Operation; readonly model: string },
@@ -317,7 +329,7 @@ const refused = (cause: Cause.Cause<RateLimiter.RateLimiterRejected>, settings: 
 
 /** A permit was granted: the wait and the key's new queue depth go on the metrics. */
 const admitted = (ctx: ClientContext, key: string, model: string, permit: RateLimiter.Permit) =>
-  Effect.zipRight(sampleLimiter(ctx, key, model), Effect.as(Record.limiterWaited(model, Duration.toMillis(permit.waited)), permit))
+  Effect.flatMap(ctx.limiter.stats(key), (stats) => Effect.as(Record.limiterAdmitted(model, stats, Duration.toMillis(permit.waited)), permit))
 
 /**
  * Wait for a permit until the call's deadline (the limiter enforces it: no timer, no fiber);
@@ -476,35 +488,47 @@ const attemptAdmitted = <A>(
 ): Effect.Effect<A, GrokError.GrokError> =>
   guarded(ctx.breaker, spec, Effect.suspend(() => {
     const cell = newCell(trace)
-    const attemptMillis = Duration.toMillis(settings.attemptTimeout)
+    // Set once the attempt is under way: its end is recorded with the permit's release, in
+    // one finalizer rather than two (an attempt interrupted before it began records nothing).
+    let began = -1
+    let span: Tracer.Span | undefined
     // Whether the attempt's timer fired: its release can tell a timeout from a caller giving up.
     let control: Timers.Control<Phase> = noTimer
+    const run = (now: number, attemptSpan: Tracer.Span | undefined): Effect.Effect<A, GrokError.GrokError> => {
+      began = now
+      span = attemptSpan
+      trace.attemptSpan = attemptSpan
+      const traced = underSpan(exchange(ctx, spec, cell, apiKey), attemptSpan)
+      const attemptEnds = now + Duration.toMillis(settings.attemptTimeout)
+      return attemptEnds === Infinity && deadlineAt === Infinity
+        ? traced
+        : Timers.run(
+          ctx.timers,
+          attemptEnds < deadlineAt ? "attempt" : "deadline",
+          Math.min(attemptEnds, deadlineAt),
+          (timer: Timers.Control<Phase>) => {
+            control = timer
+            return traced
+          },
+          (phase) => expired(spec, settings, phase)
+        )
+    }
     return Effect.acquireUseRelease(
       admission,
       (permit) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        Effect.clockWith((clock) => {
           trace.attempts++
-          return Effect.flatMap(attemptSpan(spec, trace, permit.waited), (span) => {
-            trace.attemptSpan = span
-            const traced = underSpan(exchange(ctx, spec, cell, apiKey), span)
-            const attemptEnds = now + attemptMillis
-            const timed = attemptEnds === Infinity && deadlineAt === Infinity
-              ? traced
-              : Timers.run(
-                ctx.timers,
-                attemptEnds < deadlineAt ? "attempt" : "deadline",
-                Math.min(attemptEnds, deadlineAt),
-                (timer: Timers.Control<Phase>) => {
-                  control = timer
-                  return traced
-                },
-                (phase) => expired(spec, settings, phase)
-              )
-            return Effect.onExit(timed, (exit) => attemptEnded(spec, trace, cell, now, span, exit))
-          })
+          const now = clock.unsafeCurrentTimeMillis()
+          // A call known to run untraced skips asking for a tracer on each attempt.
+          return trace.traced === false
+            ? run(now, undefined)
+            : Effect.flatMap(attemptSpan(spec, trace, permit.waited), (made) => run(now, made))
         }),
-      // A timer that fired interrupted an attempt that was sent: the server may have counted it.
-      (permit, exit) => release(ctx, key, spec.model, permit, cell, Exit.isInterrupted(exit) && !control.expired())
+      (permit, exit) => {
+        // A timer that fired interrupted an attempt that was sent: the server may have counted it.
+        const released = release(ctx, key, spec.model, permit, cell, Exit.isInterrupted(exit) && !control.expired())
+        return began < 0 ? released : Effect.zipRight(attemptEnded(spec, trace, cell, began, span, exit), released)
+      }
     )
   }), breakerWait(settings, deadlineAt))
 
@@ -608,7 +632,7 @@ const retryLoop = (
   trace: Record.CallTrace
 ) => ({
   policy: settings.policy,
-  budget: ctx.retry.budget,
+  budget: gaugedBudget(ctx.retry.budget),
   onRetry: (event: RetryPolicy.RetryEvent<GrokError.GrokError>) =>
     Effect.suspend(() => {
       trace.retryDelayMillis = Duration.toMillis(event.delay)
@@ -644,7 +668,7 @@ const retriesUntil = <A, R>(
   trace: Record.CallTrace,
   effect: Effect.Effect<A, GrokError.GrokError, R>
 ): Effect.Effect<A, GrokError.GrokError, R> =>
-  retryUntil(effect, retryLoop(ctx, settings, spec, trace), deadlineAt).pipe(Effect.ensuring(budgetLevel(ctx)))
+  retryUntil(effect, retryLoop(ctx, settings, spec, trace), deadlineAt)
 
 /**
  * One HTTP exchange with its retries: attempts under `attemptWithin` (the limiter and the
@@ -695,6 +719,23 @@ export const attemptsUntil = <A, R>(
 }
 
 const budgetLevel = (ctx: ClientContext) => Effect.flatMap(ctx.retry.budget.level, Record.retryBudgetLevel)
+
+/** Per budget, the same budget with its level put on the gauge after each deposit. */
+const gaugedBudgets = new WeakMap<RetryBudget.RetryBudget, RetryBudget.RetryBudget>()
+
+/**
+ * `budget`, with its level on the gauge after each deposit (a call's start) as after each
+ * withdrawal (a retry, in `onRetry`): the gauge follows every change without a finalizer on
+ * every call.
+ */
+const gaugedBudget = (budget: RetryBudget.RetryBudget): RetryBudget.RetryBudget => {
+  let gauged = gaugedBudgets.get(budget)
+  if (gauged === undefined) {
+    gauged = { ...budget, deposit: Effect.zipRight(budget.deposit, Effect.flatMap(budget.level, Record.retryBudgetLevel)) }
+    gaugedBudgets.set(budget, gauged)
+  }
+  return gauged
+}
 
 /** The options of a call's span (client kind, GenAI attributes, no stack capture on the hot path). */
 export const callSpanOptions = (spec: { readonly operation: Operation; readonly model: string }) => ({
@@ -749,18 +790,19 @@ export const measured = <A, E extends GrokError.GrokError, R>(
   spec: { readonly operation: Operation; readonly model: string },
   call: (trace: Record.CallTrace) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
-  Effect.flatMap(tracing, (on) =>
+  tracing((on) =>
     on
       ? Effect.useSpan(callSpanName(spec), callSpanOptions(spec), (span) =>
-        ended(spec, (trace) => Effect.withParentSpan(call(trace), span), span))
-      : ended(spec, call, noSpan))
+        ended(spec, (trace) => Effect.withParentSpan(call(trace), span), span, true))
+      : ended(spec, call, noSpan, false))
 
 /** The call, with its metrics and (if any) its span's outcome when it ends. */
 const ended = <A, E extends GrokError.GrokError, R>(
   spec: { readonly operation: Operation; readonly model: string },
   call: (trace: Record.CallTrace) => Effect.Effect<A, E, R>,
-  span: { readonly attribute: (key: string, value: unknown) => void }
-): Effect.Effect<A, E, R> => Effect.flatMap(Clock.currentTimeMillis, (started) => endedSince(spec, call, span, started))
+  span: { readonly attribute: (key: string, value: unknown) => void },
+  traced: boolean
+): Effect.Effect<A, E, R> => Effect.clockWith((clock) => endedSince(spec, call, span, clock.unsafeCurrentTimeMillis(), traced))
 
 /**
  * `ended`, for a call that began at `started` (epoch millis). The call's trace is handed down
@@ -771,9 +813,10 @@ const endedSince = <A, E extends GrokError.GrokError, R>(
   spec: { readonly operation: Operation; readonly model: string },
   call: (trace: Record.CallTrace) => Effect.Effect<A, E, R>,
   span: { readonly attribute: (key: string, value: unknown) => void },
-  started: number
+  started: number,
+  traced: boolean
 ): Effect.Effect<A, E, R> => {
-  const trace = Record.makeTrace(spec.operation, spec.model)
+  const trace = Record.makeTrace(spec.operation, spec.model, traced)
   return Effect.onExit(
     call(trace),
     (exit) => Exit.isInterrupted(exit) ? Effect.void : callEnded(trace, span, started, failureOf(exit), Exit.isFailure(exit))
@@ -798,7 +841,7 @@ export const recordUsage = (cell: OutcomeCell, usage: UsageLike | null | undefin
  * `admittingFirst`); its latency still counts from its start.
  */
 export const call = <A>(ctx: ClientContext, spec: CallSpec<A>, settings: CallSettings): Effect.Effect<A, GrokError.GrokError> =>
-  Effect.flatMap(Clock.currentTimeMillis, (started) => admittingFirst(ctx, spec, settings, started, callRest))
+  admittingFirst(ctx, spec, settings, callRest)
 
 /** The call once its first admission is settled (`undefined`: its attempts ask for their own). */
 const callRest = <A>(
@@ -811,7 +854,7 @@ const callRest = <A>(
 ): Effect.Effect<A, GrokError.GrokError> =>
   first === undefined
     ? measured(spec, (trace) => exchangeUntil(ctx, spec, settings, deadlineAt, trace, undefined))
-    : endedSince(spec, (trace) => exchangeUntil(ctx, spec, settings, deadlineAt, trace, first), noSpan, started)
+    : endedSince(spec, (trace) => exchangeUntil(ctx, spec, settings, deadlineAt, trace, first), noSpan, started, false)
 
 /** What a call started at `started` does once its first admission is settled: a module-level function, so that a waiting call holds no closure for it. */
 export type AfterAdmission<S, T, A, E, R> = (
@@ -838,19 +881,20 @@ export const admittingFirst = <S extends { readonly operation: Operation; readon
   ctx: ClientContext,
   spec: S,
   settings: T,
-  started: number,
   rest: AfterAdmission<S, T, A, E, R>
-): Effect.Effect<A, E | GrokError.GrokError, R> => {
-  const deadlineAt = started + Duration.toMillis(settings.deadline)
-  return Effect.flatMap(tracing, (on) =>
-    on
+): Effect.Effect<A, E | GrokError.GrokError, R> =>
+  // The start time and whether a tracer is installed, read off the fiber in one step.
+  Effect.withFiberRuntime((fiber) => {
+    const started = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+    const deadlineAt = started + Duration.toMillis(settings.deadline)
+    return fiber.currentTracer !== nativeTracer
       ? rest(ctx, spec, settings, started, deadlineAt, undefined)
       : Effect.flatMap(ctx.breaker.state(keyOf(spec)), (state) =>
         state === "closed"
           ? Effect.flatMap(ctx.keys.current, (apiKey) =>
             waitFirst(ctx, spec, settings, started, deadlineAt, limitKey(apiKey, spec.model), rest))
-          : rest(ctx, spec, settings, started, deadlineAt, undefined)))
-}
+          : rest(ctx, spec, settings, started, deadlineAt, undefined))
+  })
 
 const waitFirst = <S extends { readonly model: string; readonly tokens: number }, T extends CallSettings, A, E, R>(
   ctx: ClientContext,

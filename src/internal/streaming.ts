@@ -13,7 +13,7 @@
  * @internal
  */
 import type { HttpClientResponse } from "@effect/platform"
-import { Cause, type Chunk, Clock, Duration, Effect, Exit, Option, Scope, Stream, type Tracer } from "effect"
+import { Cause, type Chunk, Duration, Effect, Exit, Option, Scope, Stream, type Tracer } from "effect"
 import * as GrokError from "../GrokError.js"
 import * as Record from "../telemetry/internal/record.js"
 import {
@@ -177,7 +177,7 @@ export const stream = <A>(
   spec: StreamSpec<A>,
   settings: StreamSettings
 ): Stream.Stream<A, GrokError.GrokError> =>
-  Stream.unwrapScoped(Effect.flatMap(Clock.currentTimeMillis, (started) => admittingFirst(ctx, spec, settings, started, opening)))
+  Stream.unwrapScoped(admittingFirst(ctx, spec, settings, opening))
 
 /** Open the stream once its first admission is settled: retried until the first content. */
 const opening = <A>(

@@ -16,21 +16,33 @@ export interface LoopOptions<E extends Retryable> {
   readonly onRetry: ((event: RetryEvent<E>) => Effect.Effect<void>) | undefined
 }
 
-/** Retry `self` under `options`, never starting a wait that ends at or after `deadlineAt` (epoch millis). */
+/**
+ * Retry `self` under `options`, never starting a wait that ends at or after `deadlineAt` (epoch
+ * millis). The first attempt is only `self` with a failure handler: most calls succeed at
+ * once, and the loop (a generator, the policy's state) is set up when one fails.
+ */
 export const retryUntil = <A, E extends Retryable, R>(
   self: Effect.Effect<A, E, R>,
   options: LoopOptions<E>,
   deadlineAt: number
+): Effect.Effect<A, E, R> => {
+  const first = Effect.catchAll(self, (error) => retriesAfter(self, options, deadlineAt, error))
+  return options.budget === undefined ? first : Effect.zipRight(options.budget.deposit, first)
+}
+
+/** The retries of `self` after its first attempt failed with `firstError`. */
+const retriesAfter = <A, E extends Retryable, R>(
+  self: Effect.Effect<A, E, R>,
+  options: LoopOptions<E>,
+  deadlineAt: number,
+  firstError: E
 ): Effect.Effect<A, E, R> =>
   Effect.gen(function*() {
     const { budget, onRetry, policy } = options
-    if (budget !== undefined) yield* budget.deposit
     let state: unknown = policy.initial
+    let error = firstError
     // `retry` is the number the next retry will carry: 1 after the first attempt fails.
     for (let retry = 1;; retry++) {
-      const outcome = yield* Effect.either(self)
-      if (outcome._tag === "Right") return outcome.right
-      const error = outcome.left
       const now = yield* Clock.currentTimeMillis
       const next = yield* step(policy, now, error, state)
       if (Option.isNone(next)) return yield* Effect.fail(error)
@@ -44,6 +56,9 @@ export const retryUntil = <A, E extends Retryable, R>(
       if (onRetry !== undefined) yield* onRetry(event)
       if (delayMillis > 0) yield* Effect.sleep(event.delay)
       state = next.value.state
+      const outcome = yield* Effect.either(self)
+      if (outcome._tag === "Right") return outcome.right
+      error = outcome.left
     }
   })
 

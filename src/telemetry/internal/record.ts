@@ -35,11 +35,17 @@ export interface CallTrace {
   retryReason: string | undefined
   /** The span of the attempt running now, which the response's usage annotates. */
   attemptSpan: Tracer.Span | undefined
+  /**
+   * `false` when the call is known to run with no tracer installed, so that its attempts make
+   * no spans without asking again; `undefined` when each attempt should ask.
+   */
+  readonly traced: boolean | undefined
 }
 
-export const makeTrace = (operation: string, model: string): CallTrace => ({
+export const makeTrace = (operation: string, model: string, traced?: boolean): CallTrace => ({
   operation,
   model,
+  traced,
   attempts: 0,
   status: null,
   retryDelayMillis: 0,
@@ -135,8 +141,13 @@ export const limiterSampled = (model: string, stats: RateLimiter.KeyStats): Effe
     inFlight(model).unsafeUpdate(stats.inFlight, extra)
   })
 
-export const limiterWaited = (model: string, waitedMillis: number): Effect.Effect<void> =>
-  record((extra) => limiterWait(model).unsafeUpdate(waitedMillis / 1000, extra))
+/** A permit was granted after `waitedMillis`: the wait, and the key's view once admitted, in one step. */
+export const limiterAdmitted = (model: string, stats: RateLimiter.KeyStats, waitedMillis: number): Effect.Effect<void> =>
+  record((extra) => {
+    queueDepth(model).unsafeUpdate(stats.queued, extra)
+    inFlight(model).unsafeUpdate(stats.inFlight, extra)
+    limiterWait(model).unsafeUpdate(waitedMillis / 1000, extra)
+  })
 
 export const retryBudgetLevel = (level: number): Effect.Effect<void> =>
   record((extra) => Metrics.retryBudgetLevel.unsafeUpdate(level, extra))
