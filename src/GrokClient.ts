@@ -28,6 +28,7 @@ import * as ApiKeyProvider from "./ApiKeyProvider.js"
 import * as GrokConfig from "./GrokConfig.js"
 import * as GrokError from "./GrokError.js"
 import { decodeSse } from "./internal/sse.js"
+import * as PlainChat from "./schema/internal/plainChat.js"
 import * as DeferredCompletion from "./internal/deferred.js"
 import * as Pipeline from "./internal/pipeline.js"
 import * as ResponsesEndpoint from "./internal/responses.js"
@@ -184,10 +185,12 @@ const badInput = (error: ParseResult.ParseError) =>
   })
 
 // Decoded synchronously, as an Either (itself an Effect): these schemas have no async part,
-// and a call saves the Effect steps of an effectful decode.
-const validateChat = Schema.decodeUnknownEither(Chat.ChatCompletionRequest)
+// and a call saves the Effect steps of an effectful decode. A chat request and completion in
+// their plain forms skip the schema's interpreter, 60-80 µs above a raw call when measured alone (see
+// `schema/internal/plainChat.ts`); every other shape is decoded by the schema.
+const validateChat = PlainChat.decodeRequest
 const validateEmbed = Schema.decodeUnknownEither(Embeddings.EmbeddingRequest)
-const decodeCompletion = Schema.decodeUnknownEither(Chat.ChatCompletion)
+const decodeCompletion = PlainChat.decodeCompletion
 const decodeModels = Schema.decodeUnknownEither(Models.ModelList)
 const decodeEmbeddings = Schema.decodeUnknownEither(Embeddings.EmbeddingResponse)
 

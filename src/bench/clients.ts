@@ -19,6 +19,7 @@ export type ClientName =
   | "article-loop"
   | "effect-retryTransient"
   | "raw-httpclient"
+  | "checked-httpclient"
 
 /** The clients compared in every scenario. @since 0.1.0 */
 export const peers: ReadonlyArray<ClientName> = [
@@ -38,8 +39,16 @@ export const peers: ReadonlyArray<ClientName> = [
  */
 export const toldTheQuota: ClientName = "effect-grok+quota"
 
-/** Every client: the peers, effect-grok told the quota, the raw `HttpClient` baseline. @since 0.1.0 */
-export const clientNames: ReadonlyArray<ClientName> = [...peers, toldTheQuota, "raw-httpclient"]
+/**
+ * The baselines of the overhead scenario: the raw `HttpClient` call, and the same with only
+ * the checks a typed client makes on every call (the floor under such a client's overhead).
+ *
+ * @since 0.1.0
+ */
+export const overheadBaselines: ReadonlyArray<ClientName> = ["checked-httpclient", "raw-httpclient"]
+
+/** Every client: the peers, effect-grok told the quota, the baselines. @since 0.1.0 */
+export const clientNames: ReadonlyArray<ClientName> = [...peers, toldTheQuota, ...overheadBaselines]
 
 /** @since 0.1.0 */
 export const isClientName = (name: string): name is ClientName => clientNames.some((client) => client === name)
@@ -92,5 +101,7 @@ export const make = (name: ClientName, options: ClientOptions): Effect.Effect<Be
       return EffectHttp.retryTransient(options)
     case "raw-httpclient":
       return EffectHttp.raw(options)
+    case "checked-httpclient":
+      return EffectHttp.checked(options)
   }
 }

@@ -19,7 +19,7 @@ import { availableParallelism, cpus, totalmem } from "node:os"
 import { fileURLToPath } from "node:url"
 import * as Simulator from "../simulator/Simulator.js"
 import { describeFailure, lastJson, runNode } from "./child.js"
-import { clientNames, isClientName, peers, toldTheQuota } from "./clients.js"
+import { clientNames, isClientName, overheadBaselines, peers, toldTheQuota } from "./clients.js"
 import { contention, formatTable as contentionTable } from "./contention.js"
 import * as Fleet from "./fleet.js"
 import { ChildResult, peakRssOf } from "./protocol.js"
@@ -92,7 +92,7 @@ const runScenario = (scenario: Scenario) =>
     const clients = [
       ...peers,
       ...(scenario.quotaPerSecond === undefined ? [] : [toldTheQuota]),
-      ...(scenario.workload._tag === "overhead" ? ["raw-httpclient" as const] : [])
+      ...(scenario.workload._tag === "overhead" ? overheadBaselines : [])
     ].filter((client) => onlyClients === undefined || onlyClients.includes(client))
     // The outage lasts 20 s whatever the client does: its clients run side by side, each on
     // its own simulator, and start together once all have booted. The others run one at a

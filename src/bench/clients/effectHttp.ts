@@ -1,14 +1,19 @@
 /**
  * `@effect/platform`'s `HttpClient` on undici: raw (one request, the body read and parsed,
- * nothing else: the overhead baseline), and with `HttpClient.retryTransient` on an
- * exponential schedule (0.5 s doubling, 3 retries), non-2xx made errors outside it.
+ * nothing else: the overhead baseline); checked (raw, plus the checks a typed client makes
+ * on every call and nothing resilient: a lower bound for any such client's overhead); and
+ * with `HttpClient.retryTransient` on an exponential schedule (0.5 s doubling, 3 retries),
+ * non-2xx made errors outside it.
  *
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Context, Effect, Layer, Schedule, type Scope } from "effect"
+import { Context, Effect, Either, Layer, Metric, MetricLabel, Schedule, type Scope } from "effect"
+import * as RateLimitHeaders from "../../resilience/RateLimitHeaders.js"
+import * as PlainChat from "../../schema/internal/plainChat.js"
+import * as Metrics from "../../telemetry/Metrics.js"
 import type { BenchClient, CallOutcome, ClientOptions } from "../clients.js"
 import { contentOf, failed, ok, requestBody } from "./shared.js"
 
@@ -30,6 +35,53 @@ const callWith = (http: HttpClient.HttpClient, options: ClientOptions) => (index
 /** @since 0.1.0 */
 export const raw = (options: ClientOptions): Effect.Effect<BenchClient, never, Scope.Scope> =>
   Effect.map(undici, (http) => ({ call: callWith(http, options) }))
+
+const validate = PlainChat.decodeRequest
+const decode = PlainChat.decodeCompletion
+// Series of their own, so that the baseline adds nothing to effect-grok's metrics.
+const checkedCalls = Metric.taggedWithLabels(Metrics.requests, [MetricLabel.make("gen_ai.request.model", "checked-httpclient")])
+const checkedDuration = Metric.taggedWithLabels(Metrics.operationDuration, [MetricLabel.make("gen_ai.request.model", "checked-httpclient")])
+const checkedTokens = Metric.taggedWithLabels(Metrics.tokens, [MetricLabel.make("gen_ai.request.model", "checked-httpclient")])
+
+/**
+ * The raw call plus what any typed client does on every call, and nothing resilient (no
+ * timeout, limiter, breaker or retry): the request validated and the answer decoded as
+ * effect-grok does it (plain shapes by hand, others by schema), the rate-limit headers read, and the call
+ * counted in three metrics. What this adds to the raw call is a floor under the per-call
+ * overhead of such a client.
+ *
+ * @since 0.1.0
+ */
+export const checked = (options: ClientOptions): Effect.Effect<BenchClient, never, Scope.Scope> =>
+  Effect.map(undici, (http) => ({
+    call: (index) =>
+      Effect.suspend(() => {
+        const started = Date.now()
+        const body = validate({ ...requestBody(index), stream: false })
+        if (Either.isLeft(body)) return Effect.succeed(failed("BadRequest"))
+        return http.execute(
+          HttpClientRequest.post(`${options.url}/chat/completions`).pipe(
+            HttpClientRequest.bearerToken(options.apiKey),
+            HttpClientRequest.bodyUnsafeJson(body.right)
+          )
+        ).pipe(
+          Effect.flatMap((response) =>
+            Effect.map(response.json, (json): CallOutcome => {
+              const now = Date.now()
+              RateLimitHeaders.parse(response.headers, now)
+              const completion = decode(json)
+              if (Either.isLeft(completion)) return failed("DecodeError")
+              checkedCalls.unsafeUpdate(1, [])
+              checkedDuration.unsafeUpdate((now - started) / 1000, [])
+              checkedTokens.unsafeUpdate(completion.right.usage?.total_tokens ?? 0, [])
+              return contentOf(json) === undefined ? failed("NoContent") : ok
+            })
+          ),
+          Effect.scoped,
+          Effect.catchAll((error) => Effect.succeed(failed(`${error._tag}:${error.reason}`)))
+        )
+      })
+  }))
 
 /** @since 0.1.0 */
 export const retryTransient = (options: ClientOptions): Effect.Effect<BenchClient, never, Scope.Scope> =>
