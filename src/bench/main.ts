@@ -28,7 +28,7 @@ import { benchLimiterRedis } from "./redisLimiter.js"
 import { failedLine, type ResultLine, resultLine, scenarioTable, serverCounts } from "./results.js"
 import { type Scenario, scenarios } from "./scenarios.js"
 
-const extras = ["contention", "limiter-memory", "limiter-redis", "fleet"] as const
+const extras = ["per-call", "contention", "limiter-memory", "limiter-redis", "fleet"] as const
 
 const argument = (name: string): string | undefined => {
   const at = process.argv.indexOf(`--${name}`)
@@ -137,6 +137,22 @@ const runLimiterMemory = Effect.scoped(Effect.gen(function*() {
   return `### In-memory limiter\n\n\`benchLimiterMemory()\` (src/bench/limiter.ts), run with \`--expose-gc\`.\n\n\`\`\`json\n${JSON.stringify(result, null, 2)}\n\`\`\`\n`
 }))
 
+/**
+ * What a call costs counted in operations, fibers and allocation (`perCall.ts`), in a process
+ * of its own: the timed overhead scenario's deterministic companion.
+ */
+const runPerCall = Effect.scoped(Effect.gen(function*() {
+  yield* progress("per-call: Effect operations, fibers and allocation per call (in-memory HttpClient, its own process)")
+  const perCallModule = new URL("./perCall.js", import.meta.url).href
+  const script = `import { benchPerCall } from ${JSON.stringify(perCallModule)}\n` +
+    "process.stdout.write(JSON.stringify(await benchPerCall()) + \"\\n\")"
+  const timeout = "120 seconds"
+  const run = yield* runNode(["--input-type=module", "-e", script], { timeout })
+  const result = lastJson(run) ?? { error: describeFailure(run, timeout) }
+  if (json) yield* Console.log(JSON.stringify({ bench: "per-call", result }))
+  return `### Per call, counted\n\n\`benchPerCall()\` (src/bench/perCall.ts): one call at a time against an in-memory \`HttpClient\`.\n\n\`\`\`json\n${JSON.stringify(result, null, 2)}\n\`\`\`\n`
+}))
+
 const runRedis = Effect.scoped(Effect.gen(function*() {
   const redis = yield* RedisServer.start
   if (Option.isNone(redis)) {
@@ -182,6 +198,7 @@ const main = Effect.gen(function*() {
   const started = yield* Clock.currentTimeMillis
   const sections: Array<string> = []
   for (const scenario of scenarios) if (selected(scenario.name)) sections.push(yield* runScenario(scenario))
+  if (selected("per-call")) sections.push(yield* runPerCall)
   if (selected("contention")) sections.push(yield* runContention)
   if (selected("limiter-memory")) sections.push(yield* runLimiterMemory)
   if (selected("limiter-redis") || selected("fleet")) sections.push(...(yield* runRedis))
