@@ -122,36 +122,54 @@ const runContention = Effect.gen(function*() {
 })
 
 /**
- * The in-memory limiter's own benchmark (`limiter.ts`), in a process of its own started with
- * `--expose-gc`, so that its heap figures are measured after a full collection.
+ * A benchmark that runs in a process of its own: `exported` of `module` (a promise of a JSON
+ * value), its result printed as a JSON block under `heading`.
  */
-const runLimiterMemory = Effect.scoped(Effect.gen(function*() {
-  yield* progress("limiter-memory: the in-memory limiter (its own process, --expose-gc)")
-  const limiterModule = new URL("./limiter.js", import.meta.url).href
-  const script = `import { benchLimiterMemory } from ${JSON.stringify(limiterModule)}\n` +
-    "process.stdout.write(JSON.stringify(await benchLimiterMemory()) + \"\\n\")"
-  const timeout = "120 seconds"
-  const run = yield* runNode(["--expose-gc", "--input-type=module", "-e", script], { timeout })
-  const result = lastJson(run) ?? { error: describeFailure(run, timeout) }
-  if (json) yield* Console.log(JSON.stringify({ bench: "limiter-memory", result }))
-  return `### In-memory limiter\n\n\`benchLimiterMemory()\` (src/bench/limiter.ts), run with \`--expose-gc\`.\n\n\`\`\`json\n${JSON.stringify(result, null, 2)}\n\`\`\`\n`
-}))
+const runOwnProcess = (options: {
+  readonly bench: string
+  readonly what: string
+  readonly module: string
+  readonly exported: string
+  readonly nodeFlags: ReadonlyArray<string>
+  readonly heading: string
+  readonly intro: string
+}) =>
+  Effect.scoped(Effect.gen(function*() {
+    yield* progress(`${options.bench}: ${options.what}`)
+    const moduleUrl = new URL(options.module, import.meta.url).href
+    const script = `import { ${options.exported} } from ${JSON.stringify(moduleUrl)}\n` +
+      `process.stdout.write(JSON.stringify(await ${options.exported}()) + "\\n")`
+    const timeout = "120 seconds"
+    const run = yield* runNode([...options.nodeFlags, "--input-type=module", "-e", script], { timeout })
+    const result = lastJson(run) ?? { error: describeFailure(run, timeout) }
+    if (json) yield* Console.log(JSON.stringify({ bench: options.bench, result }))
+    return `### ${options.heading}\n\n${options.intro}\n\n\`\`\`json\n${JSON.stringify(result, null, 2)}\n\`\`\`\n`
+  }))
 
 /**
- * What a call costs counted in operations, fibers and allocation (`perCall.ts`), in a process
- * of its own: the timed overhead scenario's deterministic companion.
+ * The in-memory limiter's own benchmark (`limiter.ts`), started with `--expose-gc`, so that
+ * its heap figures are measured after a full collection.
  */
-const runPerCall = Effect.scoped(Effect.gen(function*() {
-  yield* progress("per-call: Effect operations, fibers and allocation per call (in-memory HttpClient, its own process)")
-  const perCallModule = new URL("./perCall.js", import.meta.url).href
-  const script = `import { benchPerCall } from ${JSON.stringify(perCallModule)}\n` +
-    "process.stdout.write(JSON.stringify(await benchPerCall()) + \"\\n\")"
-  const timeout = "120 seconds"
-  const run = yield* runNode(["--input-type=module", "-e", script], { timeout })
-  const result = lastJson(run) ?? { error: describeFailure(run, timeout) }
-  if (json) yield* Console.log(JSON.stringify({ bench: "per-call", result }))
-  return `### Per call, counted\n\n\`benchPerCall()\` (src/bench/perCall.ts): one call at a time against an in-memory \`HttpClient\`.\n\n\`\`\`json\n${JSON.stringify(result, null, 2)}\n\`\`\`\n`
-}))
+const runLimiterMemory = runOwnProcess({
+  bench: "limiter-memory",
+  what: "the in-memory limiter (its own process, --expose-gc)",
+  module: "./limiter.js",
+  exported: "benchLimiterMemory",
+  nodeFlags: ["--expose-gc"],
+  heading: "In-memory limiter",
+  intro: "`benchLimiterMemory()` (src/bench/limiter.ts), run with `--expose-gc`."
+})
+
+/** What a call costs counted in operations, fibers and allocation (`perCall.ts`): the timed overhead scenario's deterministic companion. */
+const runPerCall = runOwnProcess({
+  bench: "per-call",
+  what: "Effect operations, fibers and allocation per call (in-memory HttpClient, its own process)",
+  module: "./perCall.js",
+  exported: "benchPerCall",
+  nodeFlags: [],
+  heading: "Per call, counted",
+  intro: "`benchPerCall()` (src/bench/perCall.ts): one call at a time against an in-memory `HttpClient`."
+})
 
 const runRedis = Effect.scoped(Effect.gen(function*() {
   const redis = yield* RedisServer.start
