@@ -28,7 +28,7 @@ import { benchLimiterRedis } from "./redisLimiter.js"
 import { failedLine, type ResultLine, resultLine, scenarioTable, serverCounts } from "./results.js"
 import { type Scenario, scenarios } from "./scenarios.js"
 
-const extras = ["per-call", "contention", "limiter-memory", "limiter-redis", "fleet"] as const
+const extras = ["per-call", "overhead-pieces", "contention", "limiter-memory", "limiter-redis", "fleet"] as const
 
 const argument = (name: string): string | undefined => {
   const at = process.argv.indexOf(`--${name}`)
@@ -133,12 +133,15 @@ const runOwnProcess = (options: {
   readonly nodeFlags: ReadonlyArray<string>
   readonly heading: string
   readonly intro: string
+  /** What `exported` is called with, if anything. */
+  readonly argument?: string | undefined
 }) =>
   Effect.scoped(Effect.gen(function*() {
     yield* progress(`${options.bench}: ${options.what}`)
     const moduleUrl = new URL(options.module, import.meta.url).href
+    const argument = options.argument === undefined ? "" : JSON.stringify(options.argument)
     const script = `import { ${options.exported} } from ${JSON.stringify(moduleUrl)}\n` +
-      `process.stdout.write(JSON.stringify(await ${options.exported}()) + "\\n")`
+      `process.stdout.write(JSON.stringify(await ${options.exported}(${argument})) + "\\n")`
     const timeout = "120 seconds"
     const run = yield* runNode([...options.nodeFlags, "--input-type=module", "-e", script], { timeout })
     const result = lastJson(run) ?? { error: describeFailure(run, timeout) }
@@ -170,6 +173,21 @@ const runPerCall = runOwnProcess({
   heading: "Per call, counted",
   intro: "`benchPerCall()` (src/bench/perCall.ts): one call at a time against an in-memory `HttpClient`."
 })
+
+/** What each piece of a call costs on the call path (`pieces.ts`), against a simulator of its own here. */
+const runPieces = Effect.scoped(Effect.gen(function*() {
+  const sim = yield* Simulator.make({ seed: 1 }).pipe(Effect.orDie)
+  return yield* runOwnProcess({
+    bench: "overhead-pieces",
+    what: "what each piece of a call adds to a raw HttpClient call (its own process)",
+    module: "./pieces.js",
+    exported: "benchPieces",
+    nodeFlags: [],
+    heading: "Overhead, piece by piece",
+    intro: "`benchPieces(url)` (src/bench/pieces.ts): µs a piece adds to a raw `HttpClient` call, measured in pairs as in the overhead scenario.",
+    argument: sim.url
+  })
+}))
 
 const runRedis = Effect.scoped(Effect.gen(function*() {
   const redis = yield* RedisServer.start
@@ -217,6 +235,7 @@ const main = Effect.gen(function*() {
   const sections: Array<string> = []
   for (const scenario of scenarios) if (selected(scenario.name)) sections.push(yield* runScenario(scenario))
   if (selected("per-call")) sections.push(yield* runPerCall)
+  if (selected("overhead-pieces")) sections.push(yield* runPieces)
   if (selected("contention")) sections.push(yield* runContention)
   if (selected("limiter-memory")) sections.push(yield* runLimiterMemory)
   if (selected("limiter-redis") || selected("fleet")) sections.push(...(yield* runRedis))
