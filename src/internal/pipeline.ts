@@ -8,8 +8,10 @@
  *
  * This runs once per request, so it is written for speed where that costs little clarity:
  * one timer per attempt covers both the attempt timeout and the call's deadline (see
- * `timers.ts`), the permit is held by `acquireUseRelease` rather than a scope, and the
- * attempt's span is made and ended by hand around the timed child fiber. And it is written
+ * `timers.ts`), the permit is held by `acquireUseRelease` rather than a scope, the attempt's
+ * end is recorded in the same finalizer that releases its permit, and the retry loop costs
+ * nothing until a first attempt fails (docs/architecture.md: "A call's common path is
+ * short"; `npm run bench -- --only per-call` counts it). And it is written
  * for memory where calls wait: a non-streaming call asks for its first permit before it sets
  * up anything else (`call`), so that thousands of calls queued in the limiter cost little
  * more than their callers' fibers.
@@ -178,18 +180,18 @@ export const readJsonBody = (
     onFailure: (error) => Effect.fail(fromHttpError(error)),
     onSuccess: (body) =>
       Effect.clockWith((clock) => {
-      const json = parseJson(body)
-      // Parsed once: the check for an xAI error inside the 200 reads the parsed value.
-      const error = GrokError.classifyResponse({
-        status: response.status,
-        headers: response.headers,
-        body,
-        nowMillis: clock.unsafeCurrentTimeMillis(),
-        json: json === notJson ? undefined : json
+        const json = parseJson(body)
+        // Parsed once: the check for an xAI error inside the 200 reads the parsed value.
+        const error = GrokError.classifyResponse({
+          status: response.status,
+          headers: response.headers,
+          body,
+          nowMillis: clock.unsafeCurrentTimeMillis(),
+          json: json === notJson ? undefined : json
+        })
+        if (error !== undefined) return Effect.fail(error)
+        return json === notJson ? Effect.fail(decodeError("the response body is not valid JSON", body, response)) : Effect.succeed(json)
       })
-      if (error !== undefined) return Effect.fail(error)
-      return json === notJson ? Effect.fail(decodeError("the response body is not valid JSON", body, response)) : Effect.succeed(json)
-    })
   })
 
 const notJson: unique symbol = Symbol("notJson")
