@@ -202,7 +202,7 @@ const decodeWith = <A>(
   Either.mapLeft(decode(body), (error) =>
     Pipeline.decodeError(`${what} did not match the expected shape: ${ParseResult.TreeFormatter.formatErrorSync(error)}`, JSON.stringify(body)))
 
-const decodeChatCompletion = decodeWith(decodeCompletion, "the chat completion")
+const readCompletion = decodeWith(decodeCompletion, "the chat completion")
 
 const chunkIsContent = (chunk: ChatStream.ChatCompletionChunk): boolean =>
   chunk.choices.some((choice) =>
@@ -240,7 +240,8 @@ export const make = (
     )
     const settings = yield* RetryPolicy.RetrySettings
     // A budget is state: without one from the settings, this client owns one for its calls.
-    const retry = { ...settings, budget: settings.budget ?? (yield* RetryBudget.make()) }
+    // Wrapped once so that its gauge follows each deposit (see `Pipeline.gaugedBudget`).
+    const retry = { ...settings, budget: Pipeline.gaugedBudget(settings.budget ?? (yield* RetryBudget.make())) }
     const keys = Option.getOrElse(yield* Effect.serviceOption(ApiKeyProvider.ApiKeyProvider), () => ApiKeyProvider.fixed(config.apiKey))
     // Breakers are state too: without a shared one, this client owns its own.
     const breaker = yield* Effect.serviceOption(CircuitBreaker.CircuitBreaker).pipe(
@@ -291,7 +292,7 @@ export const make = (
       }
       handle(response: HttpClientResponse.HttpClientResponse, cell: Pipeline.OutcomeCell) {
         return Effect.flatMap(Pipeline.readJsonBody(response), (json) => {
-          const decoded = decodeChatCompletion(json)
+          const decoded = readCompletion(json)
           if (Either.isLeft(decoded)) return decoded
           const completion = decoded.right
           cell.usedTokens = completion.usage?.total_tokens

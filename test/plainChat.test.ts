@@ -245,36 +245,40 @@ const completionPaths: ReadonlyArray<ReadonlyArray<string | number>> = [
 const oneChange = <A>(plain: fc.Arbitrary<A>, paths: ReadonlyArray<ReadonlyArray<string | number>>) =>
   fc.tuple(plain, fc.constantFrom(...paths), anyValue).map(([base, path, value]) => changed(base, path, value))
 
+/**
+ * Over `numRuns` inputs of `inputs`: each one `isPlain` accepts, `decode` accepts and decodes
+ * to an equal value. Answers how many were accepted, so that a test can check the property
+ * held on inputs the shortcut took, not only on ones it passed over.
+ */
+const agreesWithSchema = (
+  inputs: fc.Arbitrary<unknown>,
+  isPlain: (input: unknown) => boolean,
+  decode: (input: unknown) => Either.Either<unknown, unknown>,
+  numRuns: number
+): number => {
+  let accepted = 0
+  fc.assert(
+    fc.property(inputs, (input) => {
+      if (!isPlain(input)) return
+      accepted++
+      const decoded = decode(input)
+      expect(Either.isRight(decoded)).toBe(true)
+      expect(Either.getOrThrow(decoded)).toEqual(input)
+    }),
+    { numRuns }
+  )
+  return accepted
+}
+
 describe("plain chat shapes", () => {
   it("a request accepted as plain is one the schema accepts, and decodes to itself", () => {
-    let accepted = 0
-    fc.assert(
-      fc.property(fc.oneof(request, plainRequest, { weight: 4, arbitrary: oneChange(plainRequest, requestPaths) }), (input) => {
-        if (!PlainChat.isPlainRequest(input)) return
-        accepted++
-        const decoded = decodeRequest(input)
-        expect(Either.isRight(decoded)).toBe(true)
-        expect(Either.getOrThrow(decoded)).toEqual(input)
-      }),
-      { numRuns: 6000 }
-    )
-    // The property held on inputs the shortcut took, not only on ones it passed over.
-    expect(accepted).toBeGreaterThan(500)
+    const inputs = fc.oneof(request, plainRequest, { weight: 4, arbitrary: oneChange(plainRequest, requestPaths) })
+    expect(agreesWithSchema(inputs, PlainChat.isPlainRequest, decodeRequest, 6000)).toBeGreaterThan(500)
   })
 
   it("a completion accepted as plain is one the schema accepts, and decodes to itself", () => {
-    let accepted = 0
-    fc.assert(
-      fc.property(fc.oneof(completion, plainCompletion, { weight: 4, arbitrary: oneChange(plainCompletion, completionPaths) }), (input) => {
-        if (!PlainChat.isPlainCompletion(input)) return
-        accepted++
-        const decoded = decodeCompletion(input)
-        expect(Either.isRight(decoded)).toBe(true)
-        expect(Either.getOrThrow(decoded)).toEqual(input)
-      }),
-      { numRuns: 8000 }
-    )
-    expect(accepted).toBeGreaterThan(1000)
+    const inputs = fc.oneof(completion, plainCompletion, { weight: 4, arbitrary: oneChange(plainCompletion, completionPaths) })
+    expect(agreesWithSchema(inputs, PlainChat.isPlainCompletion, decodeCompletion, 8000)).toBeGreaterThan(1000)
   })
 
   it("takes the recorded xAI completions with text answers, and their requests, as plain", () => {

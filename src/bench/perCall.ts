@@ -15,12 +15,12 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { Console, Context, Effect, Layer, RuntimeFlags, RuntimeFlagsPatch, Supervisor } from "effect"
 import { Session } from "node:inspector/promises"
 import { pathToFileURL } from "node:url"
 import * as GrokClient from "../GrokClient.js"
+import * as EffectHttp from "./clients/effectHttp.js"
 import { requestBody } from "./clients/shared.js"
 
 /** @since 0.1.0 */
@@ -69,13 +69,8 @@ const baseUrl = "http://127.0.0.1:9/v1"
 
 type Call = (index: number) => Effect.Effect<unknown>
 
-const raw: Call = (index) =>
-  answering.execute(
-    HttpClientRequest.post(`${baseUrl}/chat/completions`).pipe(
-      HttpClientRequest.bearerToken("bench-key"),
-      HttpClientRequest.bodyUnsafeJson(requestBody(index))
-    )
-  ).pipe(Effect.flatMap((response) => response.json), Effect.scoped, Effect.ignore)
+/** The overhead scenario's raw call, on the answering client. */
+const raw: Call = EffectHttp.rawCall(answering, { url: baseUrl, apiKey: "bench-key" })
 
 class Counter extends Supervisor.AbstractSupervisor<void> {
   operations = 0

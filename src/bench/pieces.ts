@@ -11,7 +11,6 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Console, Context, Effect, Fiber, Layer, Metric, MetricLabel, Schema } from "effect"
 import { pathToFileURL } from "node:url"
@@ -19,6 +18,7 @@ import * as RateLimitHeaders from "../resilience/RateLimitHeaders.js"
 import * as Chat from "../schema/Chat.js"
 import * as PlainChat from "../schema/internal/plainChat.js"
 import * as Metrics from "../telemetry/Metrics.js"
+import * as EffectHttp from "./clients/effectHttp.js"
 import { requestBody } from "./clients/shared.js"
 import { median } from "./load.js"
 
@@ -56,7 +56,10 @@ const pieces: ReadonlyArray<readonly [string, Piece]> = [
   ["the request validated by hand checks", (call, index) => Effect.zipRight(Effect.sync(() => PlainChat.isPlainRequest(chatBody(index))), call)],
   ["the answer decoded by its Schema", (call) => onAnswer(call, decodeCompletion)],
   ["the answer decoded by hand checks", (call) => onAnswer(call, PlainChat.isPlainCompletion)],
-  ["the rate-limit headers read", (call) => onAnswer(call, () => RateLimitHeaders.parse({ "x-request-id": "r", "content-type": "application/json" }, Date.now()))],
+  ["the rate-limit headers read", (call) =>
+    Effect.clockWith((clock) =>
+      onAnswer(call, () => RateLimitHeaders.parse({ "x-request-id": "r", "content-type": "application/json" }, clock.unsafeCurrentTimeMillis()))
+    )],
   ["three metrics updated", (call) =>
     onAnswer(call, () => {
       calls.unsafeUpdate(1, [])
@@ -91,13 +94,7 @@ const pieceCost = (raw: (index: number) => Effect.Effect<unknown>, piece: Piece,
 const measure = (url: string) =>
   Effect.scoped(Effect.gen(function*() {
     const http = Context.get(yield* Layer.build(NodeHttpClient.layerUndici), HttpClient.HttpClient)
-    const raw = (index: number) =>
-      http.execute(
-        HttpClientRequest.post(`${url}/chat/completions`).pipe(
-          HttpClientRequest.bearerToken("bench-key"),
-          HttpClientRequest.bodyUnsafeJson(requestBody(index))
-        )
-      ).pipe(Effect.flatMap((response) => response.json), Effect.scoped, Effect.orDie)
+    const raw = (index: number) => Effect.orDie(EffectHttp.rawAnswer(http, { url, apiKey: "bench-key" }, index))
     const result: Record<string, number> = {}
     for (const [name, piece] of pieces) {
       yield* pieceCost(raw, piece, 200)

@@ -21,7 +21,7 @@
 import type { HttpClient } from "@effect/platform"
 import type { HttpClientResponse } from "@effect/platform"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Cause, Clock, Context, Duration, Effect, ExecutionStrategy, Exit, identity, Option, Redacted, Scope, type Tracer } from "effect"
+import { Cause, Clock, Context, Duration, Effect, ExecutionStrategy, Exit, type Fiber, identity, Option, Redacted, Scope, type Tracer } from "effect"
 import { createHash } from "node:crypto"
 import type * as ApiKeyProvider from "../ApiKeyProvider.js"
 import type { GrokConfig } from "../GrokConfig.js"
@@ -226,7 +226,10 @@ const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 /** `f` of whether spans made now would reach a tracer the application installed. */
 const tracing = <A, E, R>(
   f: (on: boolean) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> => Effect.withFiberRuntime((fiber) => f(fiber.currentTracer !== nativeTracer))
+): Effect.Effect<A, E, R> => Effect.withFiberRuntime((fiber) => f(traces(fiber)))
+
+/** Whether spans made on `fiber` would reach a tracer the application installed. */
+const traces = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean => fiber.currentTracer !== nativeTracer
 
 /**
  * The attempt's span, a child of the call's: numbered, with the wait before it and the
@@ -634,7 +637,7 @@ const retryLoop = (
   trace: Record.CallTrace
 ) => ({
   policy: settings.policy,
-  budget: gaugedBudget(ctx.retry.budget),
+  budget: ctx.retry.budget,
   onRetry: (event: RetryPolicy.RetryEvent<GrokError.GrokError>) =>
     Effect.suspend(() => {
       trace.retryDelayMillis = Duration.toMillis(event.delay)
@@ -722,22 +725,15 @@ export const attemptsUntil = <A, R>(
 
 const budgetLevel = (ctx: ClientContext) => Effect.flatMap(ctx.retry.budget.level, Record.retryBudgetLevel)
 
-/** Per budget, the same budget with its level put on the gauge after each deposit. */
-const gaugedBudgets = new WeakMap<RetryBudget.RetryBudget, RetryBudget.RetryBudget>()
-
 /**
  * `budget`, with its level on the gauge after each deposit (a call's start) as after each
  * withdrawal (a retry, in `onRetry`): the gauge follows every change without a finalizer on
- * every call.
+ * every call. The client wraps its budget once, when it is built.
  */
-const gaugedBudget = (budget: RetryBudget.RetryBudget): RetryBudget.RetryBudget => {
-  let gauged = gaugedBudgets.get(budget)
-  if (gauged === undefined) {
-    gauged = { ...budget, deposit: Effect.zipRight(budget.deposit, Effect.flatMap(budget.level, Record.retryBudgetLevel)) }
-    gaugedBudgets.set(budget, gauged)
-  }
-  return gauged
-}
+export const gaugedBudget = (budget: RetryBudget.RetryBudget): RetryBudget.RetryBudget => ({
+  ...budget,
+  deposit: Effect.zipRight(budget.deposit, Effect.flatMap(budget.level, Record.retryBudgetLevel))
+})
 
 /** The options of a call's span (client kind, GenAI attributes, no stack capture on the hot path). */
 export const callSpanOptions = (spec: { readonly operation: Operation; readonly model: string }) => ({
@@ -889,7 +885,7 @@ export const admittingFirst = <S extends { readonly operation: Operation; readon
   Effect.withFiberRuntime((fiber) => {
     const started = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
     const deadlineAt = started + Duration.toMillis(settings.deadline)
-    return fiber.currentTracer !== nativeTracer
+    return traces(fiber)
       ? rest(ctx, spec, settings, started, deadlineAt, undefined)
       : Effect.flatMap(ctx.breaker.state(keyOf(spec)), (state) =>
         state === "closed"

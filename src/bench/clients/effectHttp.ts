@@ -19,22 +19,27 @@ import { contentOf, failed, ok, requestBody } from "./shared.js"
 
 const undici = Effect.map(Layer.build(NodeHttpClient.layerUndici), Context.get(HttpClient.HttpClient))
 
-const callWith = (http: HttpClient.HttpClient, options: ClientOptions) => (index: number): Effect.Effect<CallOutcome> =>
-  http.execute(
-    HttpClientRequest.post(`${options.url}/chat/completions`).pipe(
-      HttpClientRequest.bearerToken(options.apiKey),
-      HttpClientRequest.bodyUnsafeJson(requestBody(index))
-    )
-  ).pipe(
-    Effect.flatMap((response) => response.json),
-    Effect.scoped,
+/** The chat completion POST the Effect clients send, with `body`. @since 0.1.0 */
+export const chatRequest = (options: ClientOptions, body: unknown): HttpClientRequest.HttpClientRequest =>
+  HttpClientRequest.post(`${options.url}/chat/completions`).pipe(
+    HttpClientRequest.bearerToken(options.apiKey),
+    HttpClientRequest.bodyUnsafeJson(body)
+  )
+
+/** Chat call number `index` through `http`, its answer parsed as JSON and nothing else. @since 0.1.0 */
+export const rawAnswer = (http: HttpClient.HttpClient, options: ClientOptions, index: number) =>
+  http.execute(chatRequest(options, requestBody(index))).pipe(Effect.flatMap((response) => response.json), Effect.scoped)
+
+/** The raw call as a bench client sees it: a usable answer, or the failure's kind. @since 0.1.0 */
+export const rawCall = (http: HttpClient.HttpClient, options: ClientOptions) => (index: number): Effect.Effect<CallOutcome> =>
+  rawAnswer(http, options, index).pipe(
     Effect.map((body) => (contentOf(body) === undefined ? failed("NoContent") : ok)),
     Effect.catchAll((error) => Effect.succeed(failed(`${error._tag}:${error.reason}`)))
   )
 
 /** @since 0.1.0 */
 export const raw = (options: ClientOptions): Effect.Effect<BenchClient, never, Scope.Scope> =>
-  Effect.map(undici, (http) => ({ call: callWith(http, options) }))
+  Effect.map(undici, (http) => ({ call: rawCall(http, options) }))
 
 const validate = PlainChat.decodeRequest
 const decode = PlainChat.decodeCompletion
@@ -55,19 +60,14 @@ const checkedTokens = Metric.taggedWithLabels(Metrics.tokens, [MetricLabel.make(
 export const checked = (options: ClientOptions): Effect.Effect<BenchClient, never, Scope.Scope> =>
   Effect.map(undici, (http) => ({
     call: (index) =>
-      Effect.suspend(() => {
-        const started = Date.now()
+      Effect.clockWith((clock) => {
+        const started = clock.unsafeCurrentTimeMillis()
         const body = validate({ ...requestBody(index), stream: false })
         if (Either.isLeft(body)) return Effect.succeed(failed("BadRequest"))
-        return http.execute(
-          HttpClientRequest.post(`${options.url}/chat/completions`).pipe(
-            HttpClientRequest.bearerToken(options.apiKey),
-            HttpClientRequest.bodyUnsafeJson(body.right)
-          )
-        ).pipe(
+        return http.execute(chatRequest(options, body.right)).pipe(
           Effect.flatMap((response) =>
             Effect.map(response.json, (json): CallOutcome => {
-              const now = Date.now()
+              const now = clock.unsafeCurrentTimeMillis()
               RateLimitHeaders.parse(response.headers, now)
               const completion = decode(json)
               if (Either.isLeft(completion)) return failed("DecodeError")
@@ -86,7 +86,7 @@ export const checked = (options: ClientOptions): Effect.Effect<BenchClient, neve
 /** @since 0.1.0 */
 export const retryTransient = (options: ClientOptions): Effect.Effect<BenchClient, never, Scope.Scope> =>
   Effect.map(undici, (http) => ({
-    call: callWith(
+    call: rawCall(
       http.pipe(
         HttpClient.retryTransient({ schedule: Schedule.exponential("500 millis"), times: 3 }),
         HttpClient.filterStatusOk

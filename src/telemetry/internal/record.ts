@@ -136,16 +136,17 @@ export const retried = (model: string, reason: string, errorType: string): Effec
 
 /** The limiter's view of a key, sampled when an attempt arrives and when it is admitted. */
 export const limiterSampled = (model: string, stats: RateLimiter.KeyStats): Effect.Effect<void> =>
-  record((extra) => {
-    queueDepth(model).unsafeUpdate(stats.queued, extra)
-    inFlight(model).unsafeUpdate(stats.inFlight, extra)
-  })
+  record((extra) => sampleLimiterGauges(model, stats, extra))
+
+const sampleLimiterGauges = (model: string, stats: RateLimiter.KeyStats, extra: ReadonlyArray<MetricLabel.MetricLabel>) => {
+  queueDepth(model).unsafeUpdate(stats.queued, extra)
+  inFlight(model).unsafeUpdate(stats.inFlight, extra)
+}
 
 /** A permit was granted after `waitedMillis`: the wait, and the key's view once admitted, in one step. */
 export const limiterAdmitted = (model: string, stats: RateLimiter.KeyStats, waitedMillis: number): Effect.Effect<void> =>
   record((extra) => {
-    queueDepth(model).unsafeUpdate(stats.queued, extra)
-    inFlight(model).unsafeUpdate(stats.inFlight, extra)
+    sampleLimiterGauges(model, stats, extra)
     limiterWait(model).unsafeUpdate(waitedMillis / 1000, extra)
   })
 
