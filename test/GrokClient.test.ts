@@ -9,9 +9,6 @@ import { describe, expect, it } from "@effect/vitest"
 import type { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Cause, Chunk, Clock, Duration, Effect, Either, Fiber, Layer, Metric, MetricState, Option, Redacted, Ref, type Scope, Stream } from "effect"
-import { readFileSync } from "node:fs"
-import { dirname, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
 import * as ApiKeyProvider from "../src/ApiKeyProvider.js"
 import * as GrokClient from "../src/GrokClient.js"
 import * as GrokConfig from "../src/GrokConfig.js"
@@ -27,6 +24,7 @@ import type * as FaultPlan from "../src/simulator/FaultPlan.js"
 import * as Simulator from "../src/simulator/Simulator.js"
 import * as Metrics from "../src/telemetry/Metrics.js"
 import { drive, simulatorActivity } from "./support/drive.js"
+import { errorBodyCase } from "./support/fixtures.js"
 
 const KEY = "xai-test-key-0123456789abcdef"
 const hello: GrokClient.ChatRequest = { messages: [{ role: "user", content: "Say hi" }] }
@@ -38,19 +36,9 @@ const noRetry = RetryPolicy.make({ maxRetries: 0 })
 // Fixtures: error bodies xAI really sent
 // ---------------------------------------------------------------------------
 
-interface FixtureCase {
-  readonly name: string
-  readonly status: number
-  readonly body: unknown
-}
-
-const fixturePath = resolve(dirname(fileURLToPath(import.meta.url)), "../../shared/fixtures/xai-error-bodies.json")
-const fixtureCases: ReadonlyArray<FixtureCase> = (JSON.parse(readFileSync(fixturePath, "utf8")) as { cases: ReadonlyArray<FixtureCase> }).cases
-
 /** A status fault answering with the recorded body of fixture `name`. */
 const recorded = (name: string, headers?: Record<string, string>): FaultPlan.Fault => {
-  const found = fixtureCases.find((c) => c.name === name)
-  if (found === undefined) throw new Error(`no fixture ${name}`)
+  const found = errorBodyCase(name)
   return { kind: "status", status: found.status, body: found.body, ...(headers === undefined ? {} : { headers }) }
 }
 
