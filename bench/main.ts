@@ -17,7 +17,7 @@
 import { Clock, Console, Deferred, Effect, Either, Option, Ref, Schema } from "effect"
 import { availableParallelism, cpus, totalmem } from "node:os"
 import { fileURLToPath } from "node:url"
-import * as Simulator from "../simulator/Simulator.js"
+import * as Simulator from "../src/simulator/Simulator.js"
 import { describeFailure, lastJson, runNode } from "./child.js"
 import { clientNames, isClientName, overheadBaselines, peers, toldTheQuota } from "./clients.js"
 import { contention, formatTable as contentionTable } from "./contention.js"

@@ -6,8 +6,8 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, type Scope } from "effect"
-import * as GrokClient from "../../GrokClient.js"
-import * as RateLimiterMemory from "../../resilience/RateLimiterMemory.js"
+import * as GrokClient from "../../src/GrokClient.js"
+import * as RateLimiterMemory from "../../src/resilience/RateLimiterMemory.js"
 import type { BenchClient, ClientOptions } from "../clients.js"
 import { failed, ok, requestBody } from "./shared.js"
 
