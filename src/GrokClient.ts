@@ -7,7 +7,8 @@
  *   const reply = yield* grok.chat({ messages: [{ role: "user", content: "Hello" }] })
  *   return Chat.contentOf(reply)
  * })
- * program.pipe(Effect.provide(GrokClient.layerConfigNode()))
+ * // any HttpClient: FetchHttpClient.layer, or NodeGrokClient.layerConfig() from "effect-grok/node"
+ * program.pipe(Effect.provide(GrokClient.layerConfig()), Effect.provide(FetchHttpClient.layer))
  * ```
  *
  * Every call goes through the same pipeline: the request is validated, a rate-limiter
@@ -22,7 +23,6 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { type Config, type ConfigError, Context, Duration, Effect, Either, Layer, Option, ParseResult, Schedule, Schema, type Scope, Stream } from "effect"
 import * as ApiKeyProvider from "./ApiKeyProvider.js"
 import * as GrokConfig from "./GrokConfig.js"
@@ -402,22 +402,3 @@ export const layerConfig = (
   config: Config.Config<GrokConfig.GrokConfig> = GrokConfig.fromEnv
 ): Layer.Layer<GrokClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.scoped(GrokClient, Effect.flatMap(config, make))
-
-/**
- * {@link layerConfig} on Node's undici HTTP client (a keep-alive connection pool).
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerConfigNode = (
-  config: Config.Config<GrokConfig.GrokConfig> = GrokConfig.fromEnv
-): Layer.Layer<GrokClient, ConfigError.ConfigError> => layerConfig(config).pipe(Layer.provide(NodeHttpClient.layerUndici))
-
-/**
- * {@link layer} on Node's undici HTTP client.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerNode = (input: GrokConfig.GrokConfigInput): Layer.Layer<GrokClient, ConfigError.ConfigError> =>
-  layer(input).pipe(Layer.provide(NodeHttpClient.layerUndici))
