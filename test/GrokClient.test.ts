@@ -8,7 +8,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Cause, Chunk, Clock, Duration, Effect, Either, Fiber, Layer, Metric, MetricState, Option, Redacted, Ref, type Scope, Stream } from "effect"
+import { Cause, Chunk, Clock, Duration, Effect, Either, Fiber, Layer, Metric, MetricState, Option, Redacted, Ref, Schedule, type Scope, Stream } from "effect"
 import * as ApiKeyProvider from "../src/ApiKeyProvider.js"
 import * as GrokClient from "../src/GrokClient.js"
 import * as GrokConfig from "../src/GrokConfig.js"
@@ -349,6 +349,59 @@ describe("GrokClient honours Retry-After and x-should-retry", () => {
       const reply = yield* driven(sim, grok.chat(hello))
       expect(Chat.contentOf(reply)).toBe(helloReply)
       expect((yield* sim.log).map((entry) => entry.status)).toEqual([400, 200])
+    })))
+})
+
+describe("GrokClient keeps the retry contract whatever Schedule it is given", () => {
+  const unprocessable: FaultPlan.Fault = {
+    kind: "status",
+    status: 422,
+    body: { code: "Client specified an invalid argument", error: "messages[0]: missing field `role`" }
+  }
+  const rateLimitedFor2s: FaultPlan.FaultPlan = [{ nth: [1], fault: { kind: "status", status: 429, headers: { "retry-after": "2" } } }]
+
+  it.effect("a plain Schedule.recurs(3) per call: a 422 is sent once", () =>
+    loopback(Effect.gen(function*() {
+      const { grok, sim } = yield* setup({ faults: [{ fault: unprocessable }] })
+      const error = yield* failure(sim, grok.chat(hello, { retry: Schedule.recurs(3) }))
+      expect(expectTag(error, "BadRequest")).toMatchObject({ status: 422, retryable: false })
+      expect(yield* sim.requestCount).toBe(1)
+    })))
+
+  it.effect("a plain Schedule.recurs(3) per call: after a 429 with Retry-After: 2 the next attempt starts 2 s later or more", () =>
+    loopback(Effect.gen(function*() {
+      const { grok, sim } = yield* setup({ faults: rateLimitedFor2s })
+      const reply = yield* driven(sim, grok.chat(hello, { retry: Schedule.recurs(3) }))
+      expect(Chat.contentOf(reply)).toBe(helloReply)
+      const log = yield* sim.log
+      expect(log.map((entry) => entry.status)).toEqual([429, 200])
+      expect(startGaps(log)[0]).toBeGreaterThanOrEqual(2000)
+    })))
+
+  it.effect("the same through RetryPolicy.layer and for a stream's opening", () =>
+    loopback(Effect.gen(function*() {
+      const sim = yield* Effect.orDie(Simulator.make({ faults: [{ nth: [1, 2], fault: unprocessable }, ...rateLimitedFor2s.map((f) => ({ ...f, nth: [3] }))] }))
+      const grok = yield* GrokClient.make(configFor(sim)).pipe(
+        Effect.provide(RetryPolicy.layer({ policy: Schedule.forever }))
+      )
+      expectTag(yield* failure(sim, grok.chat(hello)), "BadRequest")
+      expectTag(yield* failure(sim, Stream.runDrain(grok.chatStream(hello))), "BadRequest")
+      expect(yield* sim.requestCount).toBe(2)
+      yield* driven(sim, Stream.runDrain(grok.chatStream(hello, { retry: Schedule.recurs(3) })))
+      const log = yield* sim.log
+      expect(log.map((entry) => entry.status)).toEqual([422, 422, 429, 200])
+      expect(startGaps(log)[2]).toBeGreaterThanOrEqual(2000)
+    })))
+
+  it.effect("a Retry-After beyond the settings' cap fails at once, even under Schedule.forever", () =>
+    loopback(Effect.gen(function*() {
+      const sim = yield* Effect.orDie(Simulator.make({ faults: [{ fault: { kind: "status", status: 429, headers: { "retry-after": "90" } } }] }))
+      const grok = yield* GrokClient.make(configFor(sim)).pipe(
+        Effect.provide(RetryPolicy.layer({ policy: Schedule.forever, retryAfterCap: "1 minute" }))
+      )
+      const error = expectTag(yield* failure(sim, grok.chat(hello)), "RateLimited")
+      expect(millis(error.retryAfter)).toBe(90_000)
+      expect(yield* sim.requestCount).toBe(1)
     })))
 })
 

@@ -638,6 +638,7 @@ const retryLoop = (
 ) => ({
   policy: settings.policy,
   budget: ctx.retry.budget,
+  retryAfterCapMillis: Duration.toMillis(ctx.retry.retryAfterCap),
   onRetry: (event: RetryPolicy.RetryEvent<GrokError.GrokError>) =>
     Effect.suspend(() => {
       trace.retryDelayMillis = Duration.toMillis(event.delay)
