@@ -6,7 +6,7 @@
  * embeddings, the key kept out of errors and logs, and permits always released.
  */
 import { describe, expect, it } from "@effect/vitest"
-import type { HttpClient } from "@effect/platform"
+import { FetchHttpClient, type HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Cause, Chunk, Clock, Duration, Effect, Either, Fiber, Layer, Metric, MetricState, Option, Redacted, Ref, Schedule, type Scope, Stream } from "effect"
 import * as ApiKeyProvider from "../src/ApiKeyProvider.js"
@@ -350,6 +350,17 @@ describe("GrokClient honours Retry-After and x-should-retry", () => {
       expect(Chat.contentOf(reply)).toBe(helloReply)
       expect((yield* sim.log).map((entry) => entry.status)).toEqual([400, 200])
     })))
+})
+
+describe("GrokClient on any HttpClient", () => {
+  it.effect("on FetchHttpClient: a chat, a 503 retried, and a stream, against the simulator", () =>
+    Effect.gen(function*() {
+      const { grok, sim } = yield* setup({ faults: [{ nth: [1], fault: { kind: "status", status: 503 } }] })
+      expect(Chat.contentOf(yield* driven(sim, grok.chat(hello)))).toBe(helloReply)
+      expect((yield* sim.log).map((entry) => entry.status)).toEqual([503, 200])
+      const chunks = yield* driven(sim, Stream.runCollect(grok.chatStream(hello)))
+      expect(contentOf(chunks)).toBe(helloReply)
+    }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)))
 })
 
 describe("GrokClient keeps the retry contract whatever Schedule it is given", () => {
