@@ -251,17 +251,24 @@ export class DecodeError extends Data.TaggedError("DecodeError")<GrokErrorFields
 }> {}
 
 /**
- * The rate limiter refused to queue the call.
+ * The rate limiter did not let the call go: nothing was sent.
  *
  * | yields it | retryable | why |
  * |---|---|---|
- * | client: queue full, waited too long, shed, store unavailable | yes | later there may be room |
+ * | client: queue full, waited `maxWait`, shed, store unavailable | yes | later there may be room |
+ * | client: `deadline`: the call's deadline came (or would come) before its slot | no | no time is left |
  * | client: `too-large` (more tokens than the whole per-minute quota) | no | it can never fit |
+ *
+ * `waited` is the time the call spent queued; `predictedWait`, when the limiter refused it
+ * because its slot was too far, the wait it predicted; `deadline`, the call's deadline.
  *
  * @since 0.1.0
  */
 export class QueueRejected extends Data.TaggedError("QueueRejected")<GrokErrorFields & {
   readonly reason: RateLimiterRejected["reason"]
+  readonly waited?: Duration.Duration | undefined
+  readonly predictedWait?: Duration.Duration | undefined
+  readonly deadline?: Duration.Duration | undefined
 }> {}
 
 /**
