@@ -26,6 +26,7 @@ import { createHash } from "node:crypto"
 import type * as ApiKeyProvider from "../ApiKeyProvider.js"
 import type { GrokConfig } from "../GrokConfig.js"
 import * as GrokError from "../GrokError.js"
+import * as Logging from "../Logging.js"
 import type * as CircuitBreaker from "../resilience/CircuitBreaker.js"
 import * as RateLimiter from "../resilience/RateLimiter.js"
 import * as RateLimitHeaders from "../resilience/RateLimitHeaders.js"
@@ -657,18 +658,16 @@ const retryLoop = (
       trace.retryReason = event.reason
       return Effect.zipRight(
         Effect.zipRight(Record.retried(spec.model, event.reason, event.error._tag), budgetLevel(ctx)),
-        Effect.logInfo("retrying Grok call").pipe(
-          Effect.annotateLogs({
-            operation: spec.operation,
-            model: spec.model,
-            attempt: event.attempt,
-            delayMs: Duration.toMillis(event.delay),
-            reason: event.reason,
-            error: event.error._tag,
-            status: event.error.status ?? "none",
-            requestId: event.error.requestId ?? "none"
-          })
-        )
+        Logging.log("retrying Grok call", {
+          operation: spec.operation,
+          model: spec.model,
+          attempt: event.attempt,
+          delayMs: Duration.toMillis(event.delay),
+          reason: event.reason,
+          error: event.error._tag,
+          status: event.error.status ?? "none",
+          requestId: event.error.requestId ?? "none"
+        })
       )
     })
 })
@@ -760,7 +759,7 @@ export const callSpanOptions = (spec: { readonly operation: Operation; readonly 
 export const callSpanName = (spec: { readonly operation: Operation; readonly model: string }) => `${spec.operation} ${spec.model}`
 
 /**
- * A call ended (not interrupted): its metrics, the outcome on its span, and a warning when
+ * A call ended (not interrupted): its metrics, the outcome on its span, and a log line when
  * it failed. A failure that is not a GrokError (`failure` none, `failed` true) is a defect.
  */
 export const callEnded = (
@@ -779,24 +778,22 @@ export const callEnded = (
     span.attribute("error.type", errorType)
     return Effect.zipRight(
       recorded,
-      Effect.logWarning("Grok call failed").pipe(
-        Effect.annotateLogs({
-          operation: trace.operation,
-          model: trace.model,
-          error: errorType,
-          status: Option.isSome(failure) ? failure.value.status ?? "none" : "none",
-          requestId: Option.isSome(failure) ? failure.value.requestId ?? "none" : "none",
-          attempts: trace.attempts,
-          elapsedMs: now - started
-        })
-      )
+      Logging.log("Grok call failed", {
+        operation: trace.operation,
+        model: trace.model,
+        error: errorType,
+        status: Option.isSome(failure) ? failure.value.status ?? "none" : "none",
+        requestId: Option.isSome(failure) ? failure.value.requestId ?? "none" : "none",
+        attempts: trace.attempts,
+        elapsedMs: now - started
+      })
     )
   })
 
 /**
  * The call around `effect`: its span (`chat grok-4`, parent of the attempts), its trace, and
  * at the end its metrics (requests, end-to-end latency including the limiter queue) and,
- * when it failed, a warning.
+ * when it failed, a log line (effect-grok's level, `Debug` by default: `Logging`).
  */
 export const measured = <A, E extends GrokError.GrokError, R>(
   spec: { readonly operation: Operation; readonly model: string },
