@@ -4,7 +4,7 @@
  *
  * Every client faces the same simulator (run here, in the parent) with the same load, each in
  * its own child process (`client.ts`) so that its peak memory is its own. Scenarios: a quota
- * with and without rate-limit headers, an outage, mixed faults, per-call overhead. Then the
+ * with and without rate-limit headers, an outage, a model that stays down, mixed faults, per-call overhead. Then the
  * other benchmarks: backoff contention, the in-memory limiter (`limiter.ts`), the
  * Redis limiter and a fleet of 3 `load` processes sharing the quota through Redis (when
  * `redis-server` is on the PATH).

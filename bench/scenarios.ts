@@ -8,7 +8,7 @@
 import type * as Simulator from "../src/simulator/Simulator.js"
 
 /** @since 0.1.0 */
-export type ScenarioName = "quota-headers" | "quota-no-headers" | "outage" | "mixed-faults" | "overhead"
+export type ScenarioName = "quota-headers" | "quota-no-headers" | "outage" | "stays-down" | "mixed-faults" | "overhead"
 
 /**
  * How the load arrives.
@@ -68,6 +68,12 @@ export const scenarios: ReadonlyArray<Scenario> = [
     },
     workload: { _tag: "open", requests: 100, perSecond: 4 },
     outage
+  },
+  {
+    name: "stays-down",
+    title: "Stays down: every request gets 503 for the whole run; 500 requests, 50 at a time (how long until every caller has its answer)",
+    simulator: { faults: [{ fault: { kind: "status", status: 503 } }] },
+    workload: { _tag: "closed", requests: 500, concurrency: 50 }
   },
   {
     name: "mixed-faults",
