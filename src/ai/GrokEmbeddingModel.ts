@@ -6,7 +6,7 @@
  * retries, metrics, spans). Identical texts in one window are asked once.
  *
  * ```ts
- * const vectors = yield* EmbeddingModel.embedMany(texts).pipe(
+ * const vectors = yield* Effect.flatMap(EmbeddingModel.EmbeddingModel, (model) => model.embedMany(texts)).pipe(
  *   Effect.provide(GrokEmbeddingModel.model("grok-embedding", { dimensions: 256 }))
  * )
  * ```
