@@ -25,8 +25,6 @@ const MODULE = "GrokLanguageModel"
 /** The settings of one call: the model's, under any override in context. */
 export type Settings = Config.Service & { readonly model: string }
 
-type Mutable<A> = { -readonly [K in keyof A]: A[K] }
-
 const fail = (description: string) => Effect.fail(malformedInput(MODULE, "prepareRequest", description))
 
 /** A tool result as the model reads it: text as is, anything else as JSON. */
@@ -117,7 +115,8 @@ const responsesInput = (prompt: Prompt.Prompt): Effect.Effect<Array<Responses.In
           break
         }
         case "assistant": {
-          const reasoning = new Map<string, Mutable<Responses.InputItem> & { summary: Array<{ type: string; text: string }> }>()
+          // Parts of one reasoning item (several summary parts) go back as that one item.
+          const reasoning = new Map<string, { readonly summary: Array<{ readonly type: string; readonly text: string }> }>()
           for (const part of message.content) {
             switch (part.type) {
               case "text":
