@@ -21,6 +21,8 @@ export interface LoopOptions<E extends Retryable> {
   readonly onRetry: ((event: RetryEvent<E>) => Effect.Effect<void>) | undefined
   /** The longest Retry-After waited for (millis); a longer one ends the retries. */
   readonly retryAfterCapMillis: number
+  /** The error a call fails with when the budget refuses to retry `error` (default: `error` itself). */
+  readonly onBudgetRefused?: ((error: E) => Effect.Effect<E>) | undefined
 }
 
 /** Whether the contract forbids retrying `error`, whatever the policy says. */
@@ -66,7 +68,9 @@ const retriesAfter = <A, E extends Retryable, R>(
       if (Option.isNone(next)) return yield* Effect.fail(error)
       const delayMillis = atLeastRetryAfter(error, next.value.delayMillis)
       if (now + delayMillis >= deadlineAt) return yield* Effect.fail(error)
-      if (budget !== undefined && !(yield* budget.tryWithdraw)) return yield* Effect.fail(error)
+      if (budget !== undefined && !(yield* budget.tryWithdraw)) {
+        return yield* Effect.fail(options.onBudgetRefused === undefined ? error : yield* options.onBudgetRefused(error))
+      }
       const event: RetryEvent<E> = { attempt: retry, delay: Duration.millis(delayMillis), reason: reasonFor(error, delayMillis), error }
       yield* Effect.logDebug("retrying").pipe(
         Effect.annotateLogs({ attempt: retry, delayMillis: Math.round(delayMillis), reason: event.reason, error: tagOf(error) })
