@@ -48,14 +48,12 @@ export const agent = (question: string, maxTurns = 4) =>
 export const GrokLive = GrokLanguageModel.model("grok-4").pipe(Layer.provide(NodeGrokClient.layerConfig()))
 
 /**
- * On the simulator: the same model, its client pointed at a local xAI. The first request gets
- * a 503, which the client retries before @effect/ai sees anything.
+ * On the simulator: the same model, its client pointed at a local xAI (`layerClient`: the
+ * simulator and a GrokClient on it). The first request gets a 503, which the client retries
+ * before @effect/ai sees anything.
  */
 export const GrokOnSimulator = GrokLanguageModel.model("grok-4").pipe(
-  Layer.provide(Layer.unwrapEffect(
-    Effect.map(GrokSimulator.GrokSimulator, (sim) => NodeGrokClient.layer({ apiKey: "any-key", baseUrl: sim.url }))
-  )),
-  Layer.provide(GrokSimulator.layer({ faults: [{ nth: [1], fault: { kind: "status", status: 503 } }] }))
+  Layer.provide(GrokSimulator.layerClient({ faults: [{ nth: [1], fault: { kind: "status", status: 503 } }] }))
 )
 
 /** The agent on the simulator: `Simulated reply to "What is the weather in Lisbon?" with tool result {...}.` */
