@@ -90,11 +90,11 @@ const startingLine = (count: number) =>
 const runScenario = (scenario: Scenario) =>
   Effect.gen(function*() {
     yield* progress(`${scenario.name}: ${scenario.title}`)
-    const clients = [
+    const clients = (scenario.clients ?? [
       ...peers,
       ...(scenario.quotaPerSecond === undefined ? [] : [toldTheQuota]),
       ...(scenario.workload._tag === "overhead" ? overheadBaselines : [])
-    ].filter((client) => onlyClients === undefined || onlyClients.includes(client))
+    ]).filter((client) => onlyClients === undefined || onlyClients.includes(client))
     // The outage lasts 20 s whatever the client does: its clients run side by side, each on
     // its own simulator, and start together once all have booted. The others run one at a
     // time so that timings do not compete.
