@@ -8,7 +8,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FetchHttpClient, type HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Cause, Chunk, Clock, Duration, Effect, Either, Fiber, Layer, Metric, MetricState, Option, Redacted, Ref, Schedule, type Scope, Stream } from "effect"
+import { Cause, Chunk, Clock, Duration, Effect, Either, Fiber, Layer, Logger, Metric, MetricState, Option, Redacted, Ref, Schedule, type Scope, Stream } from "effect"
 import * as ApiKeyProvider from "../src/ApiKeyProvider.js"
 import * as GrokClient from "../src/GrokClient.js"
 import * as GrokConfig from "../src/GrokConfig.js"
@@ -441,6 +441,32 @@ describe("GrokClient reads its services where they take effect", () => {
       expect(millis(error.predictedWait)).toBeGreaterThan(1200)
       expect(error.message).toContain("its slot was")
       expect(yield* sim.requestCount).toBe(3)
+    })))
+
+  it.effect("the wrong way is not silent: two limiters pacing one quota at once are warned about, once", () =>
+    loopback(Effect.gen(function*() {
+      const warnings: Array<string> = []
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ logLevel, message }) => {
+          if (logLevel._tag === "Warning") warnings.push(String(Array.isArray(message) ? message.join(" ") : message))
+        })
+      )
+      const sim = yield* Effect.orDie(Simulator.make({ latency: "1 second" }))
+      // Two clients of one key, each with its own limiter (the trap), calling at the same time.
+      const a = yield* GrokClient.make(configFor(sim, { apiKey: "one-team-key" }))
+      const b = yield* GrokClient.make(configFor(sim, { apiKey: "one-team-key" }))
+      const calls = Effect.all([a.chat(hello), b.chat(hello), a.chat(hello), b.chat(hello)], { concurrency: "unbounded" })
+      yield* driven(sim, calls.pipe(Effect.provide(capture)))
+      expect(warnings.filter((w) => w.includes("two rate limiters pace the same quota"))).toHaveLength(1)
+
+      // One limiter provided above both: nothing to warn about.
+      warnings.length = 0
+      const c = yield* GrokClient.make(configFor(sim, { apiKey: "another-team-key" }))
+      const d = yield* GrokClient.make(configFor(sim, { apiKey: "another-team-key" }))
+      const shared = Effect.all([c.chat(hello), d.chat(hello), c.chat(hello), d.chat(hello)], { concurrency: "unbounded" })
+      yield* driven(sim, shared.pipe(Effect.provide(Layer.orDie(RateLimiterMemory.layer({}))), Effect.provide(capture)))
+      expect(warnings).toEqual([])
     })))
 
   it.effect("budget: false turns the retry budget off; a call the budget stops says so and is counted", () =>

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Command } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { Chunk, Clock, Effect, Either, Exit, Fiber, Option, Queue, Scope, Stream, TestClock } from "effect"
+import { Chunk, Clock, Effect, Either, Exit, Fiber, Layer, Option, Queue, Scope, Stream, TestClock } from "effect"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -19,6 +19,7 @@ import type { SimulatorOptions } from "../src/simulator/Simulator.js"
 import * as Simulator from "../src/simulator/Simulator.js"
 import * as GrokClient from "../src/GrokClient.js"
 import * as RetryPolicy from "../src/resilience/RetryPolicy.js"
+import * as RateLimiterMemory from "../src/resilience/RateLimiterMemory.js"
 import * as Chat from "../src/schema/Chat.js"
 import { drive, simulatorActivity } from "./support/drive.js"
 
@@ -983,5 +984,10 @@ describe("GrokSimulator.layerClient", () => {
       yield* run(grok.chat(hello))
       expect(yield* Clock.currentTimeMillis).toBe(resetAt)
       expect((yield* sim.log).map((entry) => entry.status)).toEqual([200])
+
+      // A reset run under a limiter of its own does not hand that limiter (gone with its
+      // provide) to the rebuilt client.
+      yield* sim.reset.pipe(Effect.provide(Layer.orDie(RateLimiterMemory.layer({ limits: { requestsPerSecond: 1 } }))))
+      expect(Chat.contentOf(yield* run(grok.chat(hello)))).toBe("Simulated reply to \"Say hi\".")
     }).pipe(Effect.provide(Simulator.layerClient({ seed: 1 }))))
 })

@@ -103,8 +103,10 @@ const limitKeyCache = new Map<string, Map<string, string>>()
 
 /**
  * The limiter key: xAI limits per team and model, so the configured `rateLimitKey` (a team
- * or project id) plus the model when there is one, else a hash of the API key plus the model.
- * The raw key never leaves this function (not in Redis keys, metrics or logs).
+ * or project id) plus the model when there is one, else a hash of the client's configured API
+ * key plus the model (the configured key, not the one an attempt sends: a key provider that
+ * rotates keys keeps the quota's pacing). The raw key never leaves this function (not in
+ * Redis keys, metrics or logs).
  */
 export const limitKey = (apiKey: Redacted.Redacted<string>, model: string, rateLimitKey?: string): string => {
   if (rateLimitKey !== undefined) return `${rateLimitKey}:${model}`
@@ -219,6 +221,40 @@ export const decodeError = (what: string, body: string, response?: HttpClientRes
 /** Queue depth and permits in flight of the attempt's limiter key, on their gauges: sampled on arrival, admission and release. */
 const sampleLimiter = (ctx: ClientContext, key: string, model: string) =>
   Effect.flatMap(ctx.limiter.stats(key), (stats) => Record.limiterSampled(model, stats))
+
+/** An attempt arrives for `key`: its limiter's gauges, and a check that no other limiter paces the key. */
+const arrived = (ctx: ClientContext, key: string, model: string) => {
+  const check = pacedByAnother(ctx.limiter, key)
+  return check === undefined ? sampleLimiter(ctx, key, model) : Effect.zipRight(check, sampleLimiter(ctx, key, model))
+}
+
+/** Per limiter key, the limiter that last paced a call of it. */
+const pacedBy = new Map<string, WeakRef<RateLimiter.Service>>()
+/** Keys already warned about, once per process. */
+const warnedKeys = new Set<string>()
+
+/**
+ * Two limiters pacing the same quota at once do not see each other's calls, so together they
+ * can send twice the quota: the trap of giving each client its own limiter (or building one
+ * layer twice) when they share a key. Checked as each attempt arrives (a map lookup); when
+ * another limiter paced the key last and still holds calls of it, a warning says so, once.
+ * `undefined` when there is nothing to check.
+ */
+const pacedByAnother = (limiter: RateLimiter.Service, key: string): Effect.Effect<void> | undefined => {
+  const last = pacedBy.get(key)?.deref()
+  if (last === limiter) return undefined
+  if (pacedBy.size > 10_000) pacedBy.clear()
+  pacedBy.set(key, new WeakRef(limiter))
+  if (last === undefined || warnedKeys.has(key)) return undefined
+  return Effect.flatMap(last.stats(key), (stats) => {
+    if (stats.inFlight + stats.queued === 0 || warnedKeys.has(key)) return Effect.void
+    warnedKeys.add(key)
+    return Effect.logWarning(
+      "two rate limiters pace the same quota at once: they do not see each other's calls, so together they can exceed it. " +
+        "Provide one limiter once, above every client of the quota (docs/rate-limiting.md), or give each its own rateLimitKey."
+    ).pipe(Effect.annotateLogs({ limiterKey: key }))
+  })
+}
 
 /**
  * The tracer every fiber has when the application installed none. Its spans go nowhere, so
@@ -359,7 +395,7 @@ const admit = (
   deadlineAt: number
 ): Effect.Effect<RateLimiter.Permit, GrokError.GrokError> =>
   Effect.zipRight(
-    sampleLimiter(ctx, key, spec.model),
+    arrived(ctx, key, spec.model),
     Effect.matchCauseEffect(ctx.limiter.acquire(ticketFor(spec, settings, key, deadlineAt)), {
       onFailure: (cause) => Effect.failCause(refused(cause, settings)),
       onSuccess: (permit) => admitted(ctx, key, spec.model, permit)
@@ -458,7 +494,7 @@ const attemptWithin = <A>(
   trace: Record.CallTrace,
   first?: FirstAdmission
 ): Effect.Effect<A, GrokError.GrokError> => {
-  const key = limitKey(apiKey, spec.model, ctx.config.rateLimitKey)
+  const key = limitKey(ctx.config.apiKey, spec.model, ctx.config.rateLimitKey)
   return fromFirst(ctx, spec, settings, key, deadlineAt, first, (admission) =>
     attemptAdmitted(ctx, spec, settings, apiKey, key, deadlineAt, trace, admission))
 }
@@ -566,7 +602,7 @@ export const attempt = <A, R>(
   trace: Record.CallTrace,
   first?: FirstAdmission
 ): Effect.Effect<A, GrokError.GrokError, R | Scope.Scope> => {
-  const key = limitKey(apiKey, spec.model, ctx.config.rateLimitKey)
+  const key = limitKey(ctx.config.apiKey, spec.model, ctx.config.rateLimitKey)
   return fromFirst(ctx, spec, settings, key, deadlineAt, first, (admission) =>
     scopedAttempt(ctx, spec, settings, apiKey, key, deadlineAt, trace, admission))
 }
@@ -900,8 +936,7 @@ export const admittingFirst = <S extends { readonly operation: Operation; readon
       ? rest(ctx, spec, settings, started, deadlineAt, undefined)
       : Effect.flatMap(ctx.breaker.state(keyOf(spec)), (state) =>
         state === "closed"
-          ? Effect.flatMap(ctx.keys.current, (apiKey) =>
-            waitFirst(ctx, spec, settings, started, deadlineAt, limitKey(apiKey, spec.model, ctx.config.rateLimitKey), rest))
+          ? waitFirst(ctx, spec, settings, started, deadlineAt, limitKey(ctx.config.apiKey, spec.model, ctx.config.rateLimitKey), rest)
           : rest(ctx, spec, settings, started, deadlineAt, undefined))
   })
 
@@ -916,7 +951,7 @@ const waitFirst = <S extends { readonly model: string; readonly tokens: number }
 ): Effect.Effect<A, E | GrokError.GrokError, R> =>
   // Everything below stays on the heap while the call waits: keep it small (no mask closure:
   // the caller's interruptibility is read once and restored by name).
-  Effect.zipRight(sampleLimiter(ctx, key, spec.model), Effect.checkInterruptible((interruptible) => {
+  Effect.zipRight(arrived(ctx, key, spec.model), Effect.checkInterruptible((interruptible) => {
     const restore = interruptible ? Effect.interruptible : identity
     return Effect.uninterruptible(Effect.matchCauseEffect(ctx.limiter.acquire(ticketFor(spec, settings, key, deadlineAt)), {
       onFailure: (cause): Effect.Effect<A, E | GrokError.GrokError, R> =>

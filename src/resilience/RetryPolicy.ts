@@ -239,7 +239,8 @@ export type RetryOptions<E extends Retryable, E2 = never> =
  *   interrupted and the call fails with `onDeadline(deadline)`.
  * - The budget (if any) receives one deposit per call and is asked before every retry; a
  *   refusal surfaces the last error at once, without waiting.
- * - `onRetry` sees each retry before its wait. Each retry is also logged at debug level.
+ * - `onRetry` sees each retry before its wait. Without one, each retry is logged at
+ *   effect-grok's log level (`Logging`, Debug by default).
  * - Defects and interruptions are never retried.
  *
  * A per-attempt timeout belongs inside `self` (e.g. `Effect.timeoutFail`), so each attempt

@@ -33,7 +33,7 @@
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import { Clock, type ConfigError, Context, Data, Duration, Effect, Either, FiberSet, Layer, Option, PubSub, Random, Redacted, ScopedRef, Stream } from "effect"
-import type { Scope } from "effect"
+import { Scope } from "effect"
 import * as GrokClient from "../GrokClient.js"
 import * as GrokConfig from "../GrokConfig.js"
 import * as FaultPlan from "./FaultPlan.js"
@@ -415,7 +415,13 @@ export const layerClient = (
       apiKey: options.client?.apiKey ?? firstKey ?? "simulator-key",
       baseUrl: sim.url
     })
-    const build = GrokClient.make(config).pipe(Effect.provide(FetchHttpClient.layer))
+    // Rebuilt by `reset` in the context of this layer, not of whoever calls `reset`: a
+    // limiter provided around the reset is not the client's to keep.
+    const context = yield* Effect.context<never>()
+    const build = GrokClient.make(config).pipe(
+      Effect.provide(FetchHttpClient.layer),
+      Effect.mapInputContext((at: Context.Context<Scope.Scope>) => Context.add(context, Scope.Scope, Context.get(at, Scope.Scope)))
+    )
     const current = yield* ScopedRef.fromAcquire(build)
     const client = GrokClient.delegating(ScopedRef.get(current), config)
     const service: Service = { ...sim, reset: Effect.zipRight(sim.reset, ScopedRef.set(current, build)) }

@@ -11,6 +11,7 @@
  * @internal
  */
 import { Clock, Duration, Effect, Option } from "effect"
+import * as Logging from "../../Logging.js"
 import type { RetryBudget } from "../RetryBudget.js"
 import type { Retryable, RetryEvent, RetryPolicy } from "../RetryPolicy.js"
 import { step } from "./retrySchedule.js"
@@ -72,9 +73,10 @@ const retriesAfter = <A, E extends Retryable, R>(
         return yield* Effect.fail(options.onBudgetRefused === undefined ? error : yield* options.onBudgetRefused(error))
       }
       const event: RetryEvent<E> = { attempt: retry, delay: Duration.millis(delayMillis), reason: reasonFor(error, delayMillis), error }
-      yield* Effect.logDebug("retrying").pipe(
-        Effect.annotateLogs({ attempt: retry, delayMillis: Math.round(delayMillis), reason: event.reason, error: tagOf(error) })
-      )
+      // Logged here only for callers who watch no retries themselves (the client logs its own).
+      if (onRetry === undefined) {
+        yield* Logging.log("retrying", { attempt: retry, delayMillis, reason: event.reason, error: tagOf(error) })
+      }
       if (onRetry !== undefined) yield* onRetry(event)
       if (delayMillis > 0) yield* Effect.sleep(event.delay)
       state = next.value.state
