@@ -365,3 +365,15 @@ describe("recipe 8: turn features off", () => {
       expect(lines.filter((line) => line.includes("Grok call"))).toEqual([])
     }).pipe(Effect.provide(GrokSimulator.layerClient({ faults: [{ fault: status(503) }] }))))
 })
+
+describe("recipe 9: test your own code against the simulator", () => {
+  it.effect("the flaky start is retried through; after reset the next case meets it again, from an empty log", () =>
+    Effect.gen(function*() {
+      const sim = yield* GrokSimulator.GrokSimulator
+      const first = yield* driven(sim, Recipes.flakyStartCase)
+      expect(first).toEqual({ answer: reply("hello"), statuses: [503, 503, 200] })
+      expect(yield* sim.requestCount).toBe(0)
+      const second = yield* driven(sim, Recipes.flakyStartCase)
+      expect(second).toEqual(first)
+    }).pipe(Effect.provide(Recipes.FlakyStart)))
+})

@@ -14,9 +14,16 @@ export const ask = (question: string, options?: GrokClient.CallOptions) =>
   Effect.flatMap(GrokClient.GrokClient, (grok) =>
     Effect.map(grok.chat({ messages: [{ role: "user", content: question }] }, options), Chat.contentOf))
 
-// --- 0. A first call, on the local simulator: no key, no network --------------------------------
+// --- 0. A first call, on the local simulator: no key, no network (README) ---------------------
 
-export const firstCall = ask("Say hi in Portuguese").pipe(Effect.provide(GrokSimulator.layerClient()))
+export const sayHi = Effect.gen(function*() {
+  const grok = yield* GrokClient.GrokClient
+  const reply = yield* grok.chat({ messages: [{ role: "user", content: "Say hi in Portuguese" }] })
+  return Chat.contentOf(reply)
+})
+
+// A local xAI-compatible server and a GrokClient pointed at it, in one layer.
+export const firstCall = sayHi.pipe(Effect.provide(GrokSimulator.layerClient()))
 
 // --- 1. Your own Schedule -------------------------------------------------------------------------
 
@@ -145,3 +152,19 @@ export const VisibleLogs = Logging.layer(LogLevel.Info)
 /** All of it, for the whole program: provided once, around it. */
 export const bare = <A, E, R>(program: Effect.Effect<A, E, R>) =>
   program.pipe(Effect.provide(Layer.mergeAll(NoBreaker, NoRetries, NoLimiter, QuietLogs)))
+
+// --- 9. Test your own code against the simulator -------------------------------------------------
+
+/** A simulator whose first two requests fail with 503, and a client on it. */
+export const FlakyStart = GrokSimulator.layerClient({ faults: [{ nth: [1, 2], fault: { kind: "status", status: 503 } }] })
+
+/** A test body: your code, then what the server saw; `reset` starts the next case afresh. */
+export const flakyStartCase = Effect.gen(function*() {
+  const sim = yield* GrokSimulator.GrokSimulator
+  const answer = yield* ask("hello") // your code under test
+  const statuses = (yield* sim.log).map((request) => request.status) // [503, 503, 200]
+  // The log, the counters and the fault plan as at start; the client's own breaker, limiter
+  // and retry budget rebuilt: one case's faults do not slow the next.
+  yield* sim.reset
+  return { answer, statuses }
+})
