@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, ConfigProvider, Effect, Either, type Fiber, Layer, Logger, LogLevel, Redacted, type Scope } from "effect"
+import { readFileSync } from "node:fs"
 import { inject } from "vitest"
 import { RateLimiterMemory } from "effect-grok"
 import { NodeGrokClient } from "effect-grok/node"
@@ -52,6 +53,25 @@ const loggedError = (lines: ReadonlyArray<string>, message: string): unknown => 
 }
 
 const reply = (question: string) => `Simulated reply to "${question}".`
+
+describe("the recipes as the docs show them", () => {
+  /** A line as compared: trimmed, without `export`. */
+  const normal = (line: string) => line.trim().replace(/^export /, "")
+  const source = new Set(readFileSync("docs/examples/recipes.ts", "utf8").split("\n").map(normal))
+  /** The lines of `markdown`'s ts blocks that are not in recipes.ts, imports and the run line aside. */
+  const notInSource = (markdown: string) =>
+    [...markdown.matchAll(/```ts\n([\s\S]*?)```/g)]
+      .flatMap((block) => block[1]!.split("\n").map(normal))
+      .filter((line) => line !== "" && !/^(import |Effect\.runPromise\(|\/\/ Simulated reply)/.test(line) && !source.has(line))
+
+  it("docs/recipes.md and README's first call show the code that runs here", () => {
+    expect(notInSource(readFileSync("docs/recipes.md", "utf8"))).toEqual([])
+    const readme = readFileSync("README.md", "utf8")
+    const firstCall = readme.slice(readme.indexOf("## A first call, on the simulator"), readme.indexOf("## Use it"))
+    expect(firstCall).toContain("GrokSimulator.layerClient()")
+    expect(notInSource(firstCall)).toEqual([])
+  })
+})
 
 describe("recipe 0: a first call on the simulator", () => {
   it.effect("answers, with no key and no network", () =>
