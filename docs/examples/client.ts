@@ -16,9 +16,8 @@ import * as ChatStream from "../../src/schema/ChatStream.js"
 // --- 1. Configuration and layers ---------------------------------------------------------
 
 // From the environment (XAI_API_KEY, XAI_BASE_URL, XAI_MODEL, XAI_TIMEOUT, XAI_DEADLINE,
-// XAI_RATE_LIMIT_KEY), on
-// undici's keep-alive pool. A missing key or a plain http:// URL to a remote host fails here,
-// when the layer is built, never as a 401 later.
+// XAI_RATE_LIMIT_KEY), on undici's keep-alive pool. A missing key or a plain http:// URL to a
+// remote host fails here, when the layer is built, never as a 401 later.
 export const FromEnv = NodeGrokClient.layerConfig()
 
 // The same, on any HttpClient: here the fetch-based one.
