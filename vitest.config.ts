@@ -1,18 +1,15 @@
 import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
-const src = (file: string) => fileURLToPath(new URL(`./src/${file}`, import.meta.url))
+const src = fileURLToPath(new URL("./src/", import.meta.url))
 
 export default defineConfig({
+  // The package's own entry points, as tsconfig's `paths` map them: docs/examples import
+  // "effect-grok/..." as an app does, and tests run them.
   resolve: {
-    // The package's own entry points, as tsconfig's `paths` maps them: docs/examples import
-    // "effect-grok/..." as a user's app does, and tests run those examples.
     alias: [
-      { find: /^effect-grok$/, replacement: src("index.ts") },
-      { find: /^effect-grok\/node$/, replacement: src("node.ts") },
-      { find: /^effect-grok\/redis$/, replacement: src("redis.ts") },
-      { find: /^effect-grok\/otel$/, replacement: src("otel.ts") },
-      { find: /^effect-grok\/simulator$/, replacement: src("simulator.ts") }
+      { find: /^effect-grok$/, replacement: `${src}index.ts` },
+      { find: /^effect-grok\/(ai|node|otel|redis|simulator)$/, replacement: `${src}$1.ts` }
     ]
   },
   test: {
