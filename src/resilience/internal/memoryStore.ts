@@ -44,6 +44,15 @@ class Entry {
   }
 }
 
+/** How far `at` is ahead of `now`, in milliseconds (0 when it has passed). */
+const aheadOf = (at: number, now: number): number => (at > now ? at - now : 0)
+
+/*
+ * The checks below are on durations relative to `now`, never on `now + interval - now`: at
+ * epoch-millisecond magnitudes a double keeps only about 1/4096 ms, so that difference would
+ * carry a rounding error larger than EPSILON. As `now` is a whole number of milliseconds, the
+ * error would be the same at every `now`, and an idle key would answer "wait 1 ms" forever.
+ */
 const decide = (entry: Entry, now: number, tokens: number, limits: Limits): Admission => {
   if (entry.cooldownUntil > now) return wait(entry.cooldownUntil - now)
   let waitMillis = 0
@@ -51,15 +60,17 @@ const decide = (entry: Entry, now: number, tokens: number, limits: Limits): Admi
   let tokensFullAt = entry.tokensFullAt
   if (limits.requestsPerSecond !== Infinity) {
     const interval = 1000 / limits.requestsPerSecond
+    const ahead = aheadOf(entry.requestsAt, now)
     requestsAt = Math.max(entry.requestsAt, now) + interval
     // A call may go while the schedule, itself included, is at most `burst` intervals ahead.
-    const early = requestsAt - now - Math.max(1, limits.requestBurst) * interval
+    const early = ahead - (Math.max(1, limits.requestBurst) - 1) * interval
     if (early > EPSILON) waitMillis = early
   }
   if (limits.tokensPerMinute !== Infinity) {
+    const debt = aheadOf(entry.tokensFullAt, now) + tokens * bucketMillis / limits.tokensPerMinute
     tokensFullAt = Math.max(entry.tokensFullAt, now) + tokens * bucketMillis / limits.tokensPerMinute
     // It fits while the bucket's debt, this call included, is at most one minute of refill.
-    const short = tokensFullAt - now - bucketMillis
+    const short = debt - bucketMillis
     if (short > EPSILON) waitMillis = Math.max(waitMillis, short)
   }
   if (waitMillis > 0) return wait(waitMillis)
