@@ -10,15 +10,26 @@
  * @internal
  */
 import { Duration, Effect, type Scope } from "effect"
-import type { Admission, AdmissionStore, Limits } from "./admissionStore.js"
+import type { AbsorbingStore, Admission, Limits, Spent } from "./admissionStore.js"
 
 export interface MemoryStoreOptions {
   readonly idleKeyTtlMillis: number
 }
 
-export interface MemoryStore extends AdmissionStore {
+/** Every operation is synchronous and never fails. */
+export interface MemoryStore extends AbsorbingStore {
+  readonly tryAdmit: (key: string, tokens: number, limits: Limits) => Effect.Effect<Admission>
+  readonly adjustTokens: (key: string, delta: number, limits: Limits) => Effect.Effect<void>
+  readonly startCooldown: (key: string, millis: number) => Effect.Effect<void>
+  readonly absorb: (key: string, spent: Spent, limits: Limits) => Effect.Effect<void>
   /** Keys currently holding state. */
   readonly size: () => number
+  /**
+   * Forget the key, answering what its state still holds against the quota (measured with
+   * `limits`), or `undefined` when it held nothing: how the fallback hands its local decisions
+   * over to the shared store.
+   */
+  readonly take: (key: string, limits: Limits) => Effect.Effect<Spent | undefined>
 }
 
 /** Float slack, so that a call arriving exactly on its slot is not refused by rounding. */
@@ -130,6 +141,39 @@ export const make = (options: MemoryStoreOptions): Effect.Effect<MemoryStore, ne
           if (!(millis > 0)) return
           const entry = entryOf(key)
           entry.cooldownUntil = Math.max(entry.cooldownUntil, clock.unsafeCurrentTimeMillis() + millis)
+        }),
+      absorb: (key, spent, limits) =>
+        Effect.sync(() => {
+          const now = clock.unsafeCurrentTimeMillis()
+          if (spent.cooldownMillis > 0) {
+            const entry = entryOf(key)
+            entry.cooldownUntil = Math.max(entry.cooldownUntil, now + spent.cooldownMillis)
+          }
+          if (spent.requests > 0 && limits.requestsPerSecond !== Infinity) {
+            const entry = entryOf(key)
+            entry.requestsAt = Math.max(entry.requestsAt, now) + spent.requests * 1000 / limits.requestsPerSecond
+          }
+          if (spent.tokens > 0 && limits.tokensPerMinute !== Infinity) {
+            const entry = entryOf(key)
+            entry.tokensFullAt = Math.max(entry.tokensFullAt, now) + spent.tokens * bucketMillis / limits.tokensPerMinute
+          }
+        }),
+      take: (key, limits) =>
+        Effect.sync(() => {
+          const entry = entries.get(key)
+          if (entry === undefined) return undefined
+          entries.delete(key)
+          const now = clock.unsafeCurrentTimeMillis()
+          const spent: Spent = {
+            cooldownMillis: aheadOf(entry.cooldownUntil, now),
+            requests: limits.requestsPerSecond === Infinity
+              ? 0
+              : aheadOf(entry.requestsAt, now) * limits.requestsPerSecond / 1000,
+            tokens: limits.tokensPerMinute === Infinity
+              ? 0
+              : aheadOf(entry.tokensFullAt, now) * limits.tokensPerMinute / bucketMillis
+          }
+          return spent.cooldownMillis > 0 || spent.requests > 0 || spent.tokens > 0 ? spent : undefined
         }),
       size: () => entries.size
     }

@@ -49,6 +49,10 @@ export const connect = (
           // rebuilt: meanwhile calls are refused at once instead of each waiting out its timeout.
           socketTimeout: commandMillis * 4,
           connectTimeout: Duration.toMillis(timeouts.connectTimeout),
+          // How long closing waits for the socket to close before destroying it. ioredis arms
+          // this timer even for a socket that closed long ago (Redis gone, reconnecting), where
+          // nothing clears it: its default (2 s) would hold a process that is done that long.
+          disconnectTimeout: commandMillis,
           retryStrategy: reconnectDelay
         })
         // Connection errors repeat on every reconnection attempt; the fallback store reports
