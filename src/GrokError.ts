@@ -36,6 +36,11 @@ export interface GrokErrorFields {
   readonly rateLimit?: RateLimitHeaders.RateLimitInfo | undefined
   /** How long the server asked us to wait (`retry-after-ms` / `retry-after`). */
   readonly retryAfter?: Duration.Duration | undefined
+  /**
+   * `true` when this error could have been retried but the retry budget was spent: the client
+   * stopped retrying to shield an ailing API from a retry storm (docs/retry.md).
+   */
+  readonly retryBudgetExhausted?: boolean | undefined
 }
 
 /**
@@ -340,6 +345,22 @@ const classes = [
  * @category refinements
  */
 export const isGrokError = (u: unknown): u is GrokError => classes.some((errorClass) => u instanceof errorClass)
+
+/**
+ * `error` as a call ends with it when the retry budget refused to retry it: the same error,
+ * marked `retryBudgetExhausted`, its message saying why it was not retried.
+ *
+ * @since 0.2.0
+ */
+export const budgetExhausted = <E extends GrokError>(error: E): E => {
+  if (error.retryBudgetExhausted === true) return error
+  const Class = error.constructor as new(fields: object) => E
+  return new Class({
+    ...error,
+    message: `${error.message} (not retried: the retry budget is spent, shielding the API from a retry storm)`,
+    retryBudgetExhausted: true
+  })
+}
 
 /**
  * An HTTP answer to classify. `body` is the body's text (`""` or `undefined` when empty).

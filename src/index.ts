@@ -2,6 +2,9 @@
  * effect-grok: resilient calls to xAI's Grok API as Effect programs.
  *
  * Each module is exported as a namespace: `GrokClient.layerConfig()`, `RetryPolicy.make(...)`.
+ * This entry point needs only `effect` and `@effect/platform`; the parts with heavier
+ * dependencies have their own: `effect-grok/node` (undici), `effect-grok/redis` (ioredis),
+ * `effect-grok/otel` (OpenTelemetry) and `effect-grok/simulator`.
  *
  * @since 0.1.0
  */
@@ -44,8 +47,6 @@ export * as RetryBudget from "./resilience/RetryBudget.js"
 export * as RateLimiter from "./resilience/RateLimiter.js"
 /** The in-memory rate limiter (default). @since 0.1.0 */
 export * as RateLimiterMemory from "./resilience/RateLimiterMemory.js"
-/** The Redis rate limiter for fleets of processes. @since 0.1.0 */
-export * as RateLimiterRedis from "./resilience/RateLimiterRedis.js"
 /** Circuit breakers per endpoint and model. @since 0.1.0 */
 export * as CircuitBreaker from "./resilience/CircuitBreaker.js"
 
@@ -53,14 +54,3 @@ export * as CircuitBreaker from "./resilience/CircuitBreaker.js"
 export * as Metrics from "./telemetry/Metrics.js"
 /** Declarative alert rules over the metrics, with de-duplication and cooldown. @since 0.1.0 */
 export * as Alerts from "./telemetry/Alerts.js"
-/** A `/metrics` endpoint for Prometheus scraping. @since 0.1.0 */
-export * as Prometheus from "./telemetry/Prometheus.js"
-/** OTLP export of metrics and spans through @effect/opentelemetry. @since 0.1.0 */
-export * as Otlp from "./telemetry/Otlp.js"
-
-/** The local xAI-compatible simulator. @since 0.1.0 */
-export * as GrokSimulator from "./simulator/Simulator.js"
-/** The simulator's fault plans. @since 0.1.0 */
-export * as FaultPlan from "./simulator/FaultPlan.js"
-/** The simulator's quotas. @since 0.1.0 */
-export * as Quota from "./simulator/Quota.js"

@@ -14,8 +14,10 @@ import { demoCommand } from "./demo.js"
 import { loadCommand } from "./load.js"
 import { simulateCommand } from "./simulate.js"
 import { CliExit, errorJson, printError, printLine, UsageError } from "./output.js"
+import packageJson from "../../package.json" with { type: "json" }
 
-export const version = "0.1.0"
+/** `--version`: the package's own, bundled into the CLI when it is built. */
+export const version: string = packageJson.version
 
 const root = Command.make("effect-grok").pipe(
   Command.withDescription("Resilient calls to xAI's Grok API: chat, a local simulator, load tests and a live demo"),

@@ -42,8 +42,8 @@ export interface ClientContext {
   readonly http: HttpClient.HttpClient
   readonly limiter: RateLimiter.Service
   readonly keys: ApiKeyProvider.Service
-  /** The retry settings in force, with the budget this client shares between its calls. */
-  readonly retry: RetryPolicy.Settings & { readonly budget: RetryBudget.RetryBudget }
+  /** The retry settings in force, with the budget the call's retries draw on (`undefined`: none). */
+  readonly retry: RetryPolicy.Settings & { readonly budget: RetryBudget.RetryBudget | undefined }
   /** The circuit breakers (per endpoint and model) every attempt passes before the limiter. */
   readonly breaker: CircuitBreaker.Service
   /** The attempts' timers (attempt timeout and call deadline), one fiber for the client. */
@@ -638,6 +638,9 @@ const retryLoop = (
 ) => ({
   policy: settings.policy,
   budget: ctx.retry.budget,
+  retryAfterCapMillis: Duration.toMillis(ctx.retry.retryAfterCap),
+  onBudgetRefused: (error: GrokError.GrokError) =>
+    Effect.as(Record.retryBudgetRefused(spec.model, error._tag), GrokError.budgetExhausted(error)),
   onRetry: (event: RetryPolicy.RetryEvent<GrokError.GrokError>) =>
     Effect.suspend(() => {
       trace.retryDelayMillis = Duration.toMillis(event.delay)
@@ -723,7 +726,8 @@ export const attemptsUntil = <A, R>(
   return retriesUntil(ctx, settings, spec, deadlineAt, trace, once)
 }
 
-const budgetLevel = (ctx: ClientContext) => Effect.flatMap(ctx.retry.budget.level, Record.retryBudgetLevel)
+const budgetLevel = (ctx: ClientContext) =>
+  ctx.retry.budget === undefined ? Effect.void : Effect.flatMap(ctx.retry.budget.level, Record.retryBudgetLevel)
 
 /**
  * `budget`, with its level on the gauge after each deposit (a call's start) as after each

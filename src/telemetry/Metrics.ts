@@ -48,6 +48,17 @@ export const retries = Metric.counter("effect_grok.retries", {
 })
 
 /**
+ * Retries the retry budget refused, by `gen_ai.request.model` and `error.type`: each is a call
+ * that failed with an error it could have retried (its error says `retryBudgetExhausted`).
+ *
+ * @since 0.2.0
+ */
+export const retryBudgetRefusals = Metric.counter("effect_grok.retry_budget.refusals", {
+  description: "Retries refused because the retry budget was spent",
+  incremental: true
+})
+
+/**
  * Attempts answered with HTTP 429, by `gen_ai.request.model` and `limit`
  * (`requests` / `tokens` / `capacity` / `quota` / `unknown`).
  *

@@ -10,7 +10,7 @@
  * op supervision on; allocation by V8's sampling heap profiler, keeping the objects already
  * collected (a sample, so within a few per cent).
  *
- * Run directly (`node dist/bench/perCall.js`) it prints its results.
+ * Run directly (`node .bench-build/bench/perCall.js`) it prints its results.
  *
  * @since 0.1.0
  */
@@ -19,7 +19,7 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { Console, Context, Effect, Layer, RuntimeFlags, RuntimeFlagsPatch, Supervisor } from "effect"
 import { Session } from "node:inspector/promises"
 import { pathToFileURL } from "node:url"
-import * as GrokClient from "../GrokClient.js"
+import * as GrokClient from "../src/GrokClient.js"
 import * as EffectHttp from "./clients/effectHttp.js"
 import { requestBody } from "./clients/shared.js"
 

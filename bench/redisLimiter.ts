@@ -13,9 +13,9 @@
  */
 import { subscribe, unsubscribe } from "node:diagnostics_channel"
 import { Chunk, Clock, Duration, Effect, Redacted } from "effect"
-import type { AdmissionStore, Limits, StoreUnavailable } from "../resilience/internal/admissionStore.js"
-import * as RedisClient from "../resilience/internal/redisClient.js"
-import * as RedisStore from "../resilience/internal/redisStore.js"
+import type { AdmissionStore, Limits, StoreUnavailable } from "../src/resilience/internal/admissionStore.js"
+import * as RedisClient from "../src/resilience/internal/redisClient.js"
+import * as RedisStore from "../src/resilience/internal/redisStore.js"
 
 /** @since 0.1.0 */
 export interface DecisionRun {

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import type * as Simulator from "../simulator/Simulator.js"
+import type * as Simulator from "../src/simulator/Simulator.js"
 
 /** @since 0.1.0 */
 export type ScenarioName = "quota-headers" | "quota-no-headers" | "outage" | "mixed-faults" | "overhead"

@@ -11,14 +11,14 @@
  * It runs on virtual time, a discrete-event loop over the schedules' delays stepped
  * directly, with a seeded `Random`: deterministic, and fast whatever the delays add up to.
  *
- * Run directly (`node dist/bench/contention.js`) it prints a table.
+ * Run directly (`node .bench-build/bench/contention.js`) it prints a table.
  *
  * @since 0.1.0
  */
 import { Console, Duration, Effect, Option, Random } from "effect"
 import { pathToFileURL } from "node:url"
-import * as Backoff from "../resilience/Backoff.js"
-import { step } from "../resilience/internal/retrySchedule.js"
+import * as Backoff from "../src/resilience/Backoff.js"
+import { step } from "../src/resilience/internal/retrySchedule.js"
 
 /** @since 0.1.0 */
 export interface ContentionOptions {

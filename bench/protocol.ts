@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { peakRssMarker } from "./peakRssMarker.js"
 
 /**
  * What a client child reports. Attempts and 429s are counted by the simulator, not here, so
@@ -46,7 +47,7 @@ export const readyLine = "ready"
 export const goLine = "go"
 
 /** Starts the stderr line `peakRss.js` prints: `<marker> <megabytes>`. @since 0.1.0 */
-export const peakRssMarker = "effect-grok-bench:peak-rss-mb"
+export { peakRssMarker }
 
 /**
  * The peak memory a child printed on stderr, in MB.

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import type * as Simulator from "../simulator/Simulator.js"
+import type * as Simulator from "../src/simulator/Simulator.js"
 import type { ChildResult } from "./protocol.js"
 import type { Scenario } from "./scenarios.js"
 

@@ -6,8 +6,9 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, type Scope } from "effect"
-import * as GrokClient from "../../GrokClient.js"
-import * as RateLimiterMemory from "../../resilience/RateLimiterMemory.js"
+import * as GrokClient from "../../src/GrokClient.js"
+import * as NodeGrokClient from "../../src/NodeGrokClient.js"
+import * as RateLimiterMemory from "../../src/resilience/RateLimiterMemory.js"
 import type { BenchClient, ClientOptions } from "../clients.js"
 import { failed, ok, requestBody } from "./shared.js"
 
@@ -25,12 +26,12 @@ const fromLayer = (layer: Layer.Layer<GrokClient.GrokClient, unknown>): Effect.E
 
 /** @since 0.1.0 */
 export const make = (options: ClientOptions): Effect.Effect<BenchClient, never, Scope.Scope> =>
-  fromLayer(GrokClient.layerNode({ apiKey: options.apiKey, baseUrl: options.url }))
+  fromLayer(NodeGrokClient.layer({ apiKey: options.apiKey, baseUrl: options.url }))
 
 /** @since 0.1.0 */
 export const makeToldTheQuota = (options: ClientOptions): Effect.Effect<BenchClient, never, Scope.Scope> =>
   fromLayer(
-    GrokClient.layerNode({ apiKey: options.apiKey, baseUrl: options.url }).pipe(
+    NodeGrokClient.layer({ apiKey: options.apiKey, baseUrl: options.url }).pipe(
       Layer.provide(RateLimiterMemory.layer({ limits: { requestsPerSecond: options.quotaPerSecond } }))
     )
   )

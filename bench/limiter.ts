@@ -4,18 +4,18 @@
  *
  * Memory is read from `process.memoryUsage().heapUsed` after a full collection when Node runs
  * with `--expose-gc` (otherwise best effort: the numbers then include garbage not yet
- * collected). Run directly (`node --expose-gc dist/bench/limiter.js`) it prints its results.
+ * collected). Run directly (`node --expose-gc .bench-build/bench/limiter.js`) it prints its results.
  *
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import { Clock, Console, Context, Deferred, Duration, Effect, Fiber, Layer, Stream } from "effect"
 import { pathToFileURL } from "node:url"
-import * as GrokClient from "../GrokClient.js"
-import { type Engine, makeEngine } from "../resilience/internal/limiterEngine.js"
-import * as MemoryStore from "../resilience/internal/memoryStore.js"
-import * as RateLimiterMemory from "../resilience/RateLimiterMemory.js"
-import type { LimiterOptions } from "../resilience/RateLimiterMemory.js"
+import * as GrokClient from "../src/GrokClient.js"
+import { type Engine, makeEngine } from "../src/resilience/internal/limiterEngine.js"
+import * as MemoryStore from "../src/resilience/internal/memoryStore.js"
+import * as RateLimiterMemory from "../src/resilience/RateLimiterMemory.js"
+import type { LimiterOptions } from "../src/resilience/RateLimiterMemory.js"
 
 /** @since 0.1.0 */
 export interface LimiterMemoryBench {

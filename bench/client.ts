@@ -4,7 +4,7 @@
  * (printed by the preloaded `peakRss.js`):
  *
  * ```sh
- * node dist/bench/client.js --client openai --scenario quota-headers --url http://127.0.0.1:PORT/v1
+ * node .bench-build/bench/client.js --client openai --scenario quota-headers --url http://127.0.0.1:PORT/v1
  * ```
  *
  * The child builds its client and prints `ready`; the parent (`main.ts`, which runs the
@@ -42,7 +42,7 @@ const main = Effect.gen(function*() {
   const url = argument("url")
   if (!Clients.isClientName(name) || scenario === undefined || url === undefined) {
     return yield* Effect.dieMessage(
-      `usage: node dist/bench/client.js --client ${Clients.clientNames.join("|")} --scenario NAME --url http://127.0.0.1:PORT/v1`
+      `usage: node .bench-build/bench/client.js --client ${Clients.clientNames.join("|")} --scenario NAME --url http://127.0.0.1:PORT/v1`
     )
   }
   const options = { url, apiKey: benchApiKey, quotaPerSecond: scenario.quotaPerSecond }

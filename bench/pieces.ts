@@ -6,7 +6,7 @@
  * the CPU's caches cold, it costs several times that, and this is the figure a call pays.
  *
  * Run by `npm run bench` (`--only overhead-pieces`) against a simulator in the parent
- * process, or directly: `node dist/bench/pieces.js http://127.0.0.1:PORT/v1`.
+ * process, or directly: `node .bench-build/bench/pieces.js http://127.0.0.1:PORT/v1`.
  *
  * @since 0.1.0
  */
@@ -14,10 +14,10 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Console, Context, Effect, Fiber, Layer, Metric, MetricLabel, Schema } from "effect"
 import { pathToFileURL } from "node:url"
-import * as RateLimitHeaders from "../resilience/RateLimitHeaders.js"
-import * as Chat from "../schema/Chat.js"
-import * as PlainChat from "../schema/internal/plainChat.js"
-import * as Metrics from "../telemetry/Metrics.js"
+import * as RateLimitHeaders from "../src/resilience/RateLimitHeaders.js"
+import * as Chat from "../src/schema/Chat.js"
+import * as PlainChat from "../src/schema/internal/plainChat.js"
+import * as Metrics from "../src/telemetry/Metrics.js"
 import * as EffectHttp from "./clients/effectHttp.js"
 import { requestBody } from "./clients/shared.js"
 import { median } from "./load.js"
@@ -113,7 +113,7 @@ export const benchPieces = (url: string): Promise<PiecesBench> => Effect.runProm
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const url = process.argv[2]
   if (url === undefined) {
-    process.stderr.write("usage: node dist/bench/pieces.js http://127.0.0.1:PORT/v1\n")
+    process.stderr.write("usage: node .bench-build/bench/pieces.js http://127.0.0.1:PORT/v1\n")
     process.exitCode = 2
   } else {
     Effect.runPromise(Effect.flatMap(measure(url), (result) => Console.log(JSON.stringify(result, null, 2))))

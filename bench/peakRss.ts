@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { peakRssMarker } from "./protocol.js"
+import { peakRssMarker } from "./peakRssMarker.js"
 
 process.on("exit", () => {
   process.stderr.write(`\n${peakRssMarker} ${Math.round(process.resourceUsage().maxRSS / 1024)}\n`)

@@ -8,7 +8,7 @@
  */
 import { Clock, Effect, Either, Schema } from "effect"
 import { fileURLToPath } from "node:url"
-import * as Simulator from "../simulator/Simulator.js"
+import * as Simulator from "../src/simulator/Simulator.js"
 import { describeFailure, lastJson, runNode } from "./child.js"
 import { benchApiKey, peakRssOf } from "./protocol.js"
 import { type ResultLine, serverCounts } from "./results.js"
@@ -52,7 +52,7 @@ export interface FleetResult {
   }
 }
 
-const binPath = fileURLToPath(new URL("../cli/bin.js", import.meta.url))
+const binPath = fileURLToPath(new URL("../src/cli/bin.js", import.meta.url))
 
 /**
  * Run the fleet; `redisUrl` shares the limiter, `undefined` leaves each process alone.

@@ -16,7 +16,7 @@
  */
 import { Options } from "@effect/cli"
 import { Data, DateTime, Duration, Effect, Layer, Option } from "effect"
-import * as Alerts from "../Alerts.js"
+import * as Alerts from "../telemetry/Alerts.js"
 
 /** `--metrics-port` and `--alert-error-rate`, to spread into a command's options. */
 export const telemetryOptions = {
@@ -62,7 +62,7 @@ export const cliLayer = (flags: {
     onNone: () => Layer.empty,
     onSome: (port) =>
       Layer.unwrapEffect(
-        Effect.map(Effect.promise(() => import("../Prometheus.js")), (Prometheus) => Layer.discard(Prometheus.layer({ port })))
+        Effect.map(Effect.promise(() => import("../telemetry/Prometheus.js")), (Prometheus) => Layer.discard(Prometheus.layer({ port })))
       ).pipe(
         Layer.mapError((error) => new CliTelemetryError({ message: `--metrics-port: ${error.message}` }))
       )

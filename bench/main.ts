@@ -17,18 +17,19 @@
 import { Clock, Console, Deferred, Effect, Either, Option, Ref, Schema } from "effect"
 import { availableParallelism, cpus, totalmem } from "node:os"
 import { fileURLToPath } from "node:url"
-import * as Simulator from "../simulator/Simulator.js"
+import * as Simulator from "../src/simulator/Simulator.js"
 import { describeFailure, lastJson, runNode } from "./child.js"
 import { clientNames, isClientName, overheadBaselines, peers, toldTheQuota } from "./clients.js"
 import { contention, formatTable as contentionTable } from "./contention.js"
 import * as Fleet from "./fleet.js"
 import { ChildResult, peakRssOf } from "./protocol.js"
 import * as RedisServer from "./redisServer.js"
+import * as Startup from "./startup.js"
 import { benchLimiterRedis } from "./redisLimiter.js"
 import { failedLine, type ResultLine, resultLine, scenarioTable, serverCounts } from "./results.js"
 import { type Scenario, scenarios } from "./scenarios.js"
 
-const extras = ["per-call", "overhead-pieces", "contention", "limiter-memory", "limiter-redis", "fleet"] as const
+const extras = ["import-cost", "per-call", "overhead-pieces", "contention", "limiter-memory", "limiter-redis", "fleet"] as const
 
 const argument = (name: string): string | undefined => {
   const at = process.argv.indexOf(`--${name}`)
@@ -163,6 +164,15 @@ const runLimiterMemory = runOwnProcess({
   intro: "`benchLimiterMemory()` (src/bench/limiter.ts), run with `--expose-gc`."
 })
 
+/** What `import "effect-grok"` costs next to effect + HttpClient alone, in fresh processes. */
+const runImportCost = Effect.gen(function*() {
+  const runs = 9
+  yield* progress(`import-cost: import "effect-grok" beside effect + @effect/platform/HttpClient, ${runs} fresh processes each`)
+  const measured = yield* Startup.measure(Startup.importCandidates(), runs, preload)
+  if (json) yield* Console.log(JSON.stringify({ bench: "import-cost", result: measured }))
+  return `### Import cost\n\nA fresh \`node\` importing each, ${runs} runs alternated (\`bench/startup.ts\`).\n\n${Startup.table(measured, "effect + @effect/platform/HttpClient")}`
+})
+
 /** What a call costs counted in operations, fibers and allocation (`perCall.ts`): the timed overhead scenario's deterministic companion. */
 const runPerCall = runOwnProcess({
   bench: "per-call",
@@ -234,6 +244,7 @@ const main = Effect.gen(function*() {
   const started = yield* Clock.currentTimeMillis
   const sections: Array<string> = []
   for (const scenario of scenarios) if (selected(scenario.name)) sections.push(yield* runScenario(scenario))
+  if (selected("import-cost")) sections.push(yield* runImportCost)
   if (selected("per-call")) sections.push(yield* runPerCall)
   if (selected("overhead-pieces")) sections.push(yield* runPieces)
   if (selected("contention")) sections.push(yield* runContention)

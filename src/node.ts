@@ -1,0 +1,8 @@
+/**
+ * `effect-grok/node`: the client on Node's undici HTTP client. Needs `@effect/platform-node`.
+ *
+ * @since 0.2.0
+ */
+
+/** `GrokClient` layers on undici. @since 0.2.0 */
+export * as NodeGrokClient from "./NodeGrokClient.js"
