@@ -32,11 +32,17 @@ const switchableShared = Effect.gen(function*() {
   }
 })
 
+/** After a timeout, a second without asking the shared store. */
+const holdOffMillis = 1_000
+
+const fallbackOver = (shared: AbsorbingStore, local: MemoryStore.MemoryStore, share: number) =>
+  Effect.map(Effect.clock, (clock) => withFallback(shared, local, { share, holdOffMillis, clock }))
+
 const setup = (share = 0.5) =>
   Effect.gen(function*() {
     const shared = yield* switchableShared
     const local = yield* MemoryStore.make({ idleKeyTtlMillis: 600_000 })
-    return { ...shared, local, store: withFallback(shared.store, local, share) }
+    return { ...shared, local, store: yield* fallbackOver(shared.store, local, share) }
   })
 
 const limits = (overrides: Partial<Limits>): Limits => ({
@@ -103,7 +109,7 @@ describe("fallback store", () => {
             return Effect.fail(new StoreUnavailable({ message: "timed out" }))
           })
       }
-      const store = withFallback(flaky, local, 0.5)
+      const store = yield* fallbackOver(flaky, local, 0.5)
       const l = limits({ tokensPerMinute: 600 })
       yield* shared.setDown(true)
       expect((yield* store.tryAdmit("k", 300, l))._tag).toBe("Admitted")
@@ -115,6 +121,48 @@ describe("fallback store", () => {
       expect((yield* store.tryAdmit("k", 300, l))._tag).toBe("Admitted")
       expect(shared.absorbed()).toBe(1)
       expect(waitOf(yield* shared.inner.tryAdmit("k", 1, l))).toBeGreaterThan(0)
+    }).pipe(Effect.scoped))
+  it.effect("a shared store that hangs costs one timeout: then operations go local without asking, for the hold-off", () =>
+    Effect.gen(function*() {
+      const shared = yield* switchableShared
+      const local = yield* MemoryStore.make({ idleKeyTtlMillis: 600_000 })
+      // A hung Redis: every operation fails after a 250 ms command timeout.
+      let asked = 0
+      let hung = true
+      const hanging: AbsorbingStore = {
+        ...shared.store,
+        tryAdmit: (key, tokens, l) =>
+          Effect.suspend(() => {
+            asked++
+            return hung
+              ? Effect.zipRight(
+                Effect.sleep("250 millis"),
+                Effect.fail(new StoreUnavailable({ message: "did not answer", timedOut: true }))
+              )
+              : shared.store.tryAdmit(key, tokens, l)
+          })
+      }
+      const store = yield* fallbackOver(hanging, local, 0.5)
+      const l = limits({})
+      const first = yield* Effect.fork(store.tryAdmit("k", 0, l))
+      yield* TestClock.adjust("250 millis")
+      expect(yield* Fiber.join(first)).toEqual({ _tag: "Admitted", share: 0.5 })
+      // Within the hold-off: decided at once, locally, Redis not asked.
+      for (let i = 0; i < 5; i++) expect(yield* store.tryAdmit("k", 0, l)).toEqual({ _tag: "Admitted", share: 0.5 })
+      expect(asked).toBe(1)
+      // After it, asked again (and back on the shared store once it answers).
+      hung = false
+      yield* TestClock.adjust("1 second")
+      expect(yield* store.tryAdmit("k", 0, l)).toEqual({ _tag: "Admitted" })
+      expect(asked).toBe(2)
+      // A refusal (not a timeout) holds nothing off: the next operation asks again.
+      yield* shared.setDown(true)
+      hung = false
+      const refusedOnce: AbsorbingStore = { ...shared.store }
+      const refusing = yield* fallbackOver(refusedOnce, local, 0.5)
+      expect((yield* refusing.tryAdmit("k", 0, l))._tag).toBe("Admitted")
+      yield* shared.setDown(false)
+      expect(yield* refusing.tryAdmit("k", 0, l)).toEqual({ _tag: "Admitted" })
     }).pipe(Effect.scoped))
 })
 

@@ -174,7 +174,12 @@ const makeStore = (settings: Settings, idleKeyTtlMillis: number): Effect.Effect<
     const shared = RedisStore.make({ client, prefix: settings.prefix, commandTimeout: settings.commandTimeout })
     return settings.fallbackShare === undefined
       ? shared
-      : withFallback(shared, yield* MemoryStore.make({ idleKeyTtlMillis }), settings.fallbackShare)
+      : withFallback(shared, yield* MemoryStore.make({ idleKeyTtlMillis }), {
+        share: settings.fallbackShare,
+        // As long as the client takes to drop a connection that answers nothing (its socket timeout).
+        holdOffMillis: RedisClient.silentConnectionMillis(settings.commandTimeout),
+        clock: yield* Effect.clock
+      })
   })
 
 /**

@@ -42,6 +42,8 @@ export type Admission =
 export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{
   readonly message: string
   readonly cause?: unknown
+  /** No answer came in time (a hang), rather than a refusal or an error. */
+  readonly timedOut?: boolean
 }> {}
 
 export interface AdmissionStore {

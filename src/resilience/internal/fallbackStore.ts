@@ -6,7 +6,9 @@
  *
  * There is no separate health check: every operation tries the shared store first, so decisions
  * return to it with the first call after it is back. A dead connection costs nothing to try (the
- * Redis client refuses at once while disconnected); a hung one costs at most its command timeout.
+ * Redis client refuses at once while disconnected). A hung one costs one command timeout: after
+ * a timeout, operations go local without asking for `holdOffMillis` (the time the Redis client
+ * takes to drop a connection that answers nothing), instead of each waiting out its own.
  *
  * Going back, what was decided locally is not forgotten: before a key's first shared operation,
  * its local state (the cooldown still to run, the calls made ahead of the steady rate, the tokens
@@ -16,7 +18,7 @@
  *
  * @internal
  */
-import { Effect } from "effect"
+import { type Clock, Effect } from "effect"
 import type { AbsorbingStore, Admission, AdmissionStore, Limits, StoreUnavailable } from "./admissionStore.js"
 import type { MemoryStore } from "./memoryStore.js"
 
@@ -33,8 +35,20 @@ export const scaleLimits = (limits: Limits, share: number): Limits => ({
 })
 
 /** @internal */
-export const withFallback = (shared: AbsorbingStore, local: MemoryStore, share: number): AdmissionStore => {
+export const withFallback = (
+  shared: AbsorbingStore,
+  local: MemoryStore,
+  options: {
+    readonly share: number
+    /** After a timeout, how long operations go local without asking the shared store. */
+    readonly holdOffMillis: number
+    readonly clock: Clock.Clock
+  }
+): AdmissionStore => {
+  const { clock, holdOffMillis, share } = options
   let degraded = false
+  /** Until when the shared store is not asked (it just let an operation time out). */
+  let holdOffUntil = 0
   const admittedLocally: Admission = { _tag: "Admitted", share }
 
   const onShared = Effect.suspend(() => {
@@ -56,9 +70,16 @@ export const withFallback = (shared: AbsorbingStore, local: MemoryStore, share: 
     sharedDecision: Effect.Effect<A, StoreUnavailable>,
     localDecision: Effect.Effect<A>
   ): Effect.Effect<A> =>
-    sharedDecision.pipe(
-      Effect.tap(() => onShared),
-      Effect.catchAll((error) => Effect.zipRight(onLocal(error), localDecision))
+    Effect.suspend(() =>
+      holdOffUntil > clock.unsafeCurrentTimeMillis()
+        ? localDecision
+        : sharedDecision.pipe(
+          Effect.tap(() => onShared),
+          Effect.catchAll((error) => {
+            if (error.timedOut === true) holdOffUntil = clock.unsafeCurrentTimeMillis() + holdOffMillis
+            return Effect.zipRight(onLocal(error), localDecision)
+          })
+        )
     )
 
   /** Hand the key's local state to the shared store, or keep it local if that fails. */

@@ -140,7 +140,7 @@ export const make = (options: RedisStoreOptions): AbsorbingStore => {
     withinTimeout(
       () => evaluate(client, script, keys, args),
       timeoutMillis,
-      () => new StoreUnavailable({ message: `Redis did not answer ${script.name} within ${timeoutText}` }),
+      () => new StoreUnavailable({ message: `Redis did not answer ${script.name} within ${timeoutText}`, timedOut: true }),
       (cause) => new StoreUnavailable({ message: `Redis ${script.name} failed: ${describe(cause)}`, cause })
     )
 
