@@ -456,6 +456,25 @@ export const make = (
   })
 
 /**
+ * A client whose every call goes to the client `current` answers at that moment: for a
+ * client that is rebuilt while the program runs (a fresh start in tests, a new
+ * configuration).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const delegating = (current: Effect.Effect<Service>, config: GrokConfig.GrokConfig): Service => ({
+  config,
+  chat: (request, options) => Effect.flatMap(current, (client) => client.chat(request, options)),
+  chatStream: (request, options) => Stream.unwrap(Effect.map(current, (client) => client.chatStream(request, options))),
+  chatDeferred: (request, options) => Effect.flatMap(current, (client) => client.chatDeferred(request, options)),
+  models: (options) => Effect.flatMap(current, (client) => client.models(options)),
+  embed: (request, options) => Effect.flatMap(current, (client) => client.embed(request, options)),
+  responses: (request, options) => Effect.flatMap(current, (client) => client.responses(request, options)),
+  responsesStream: (request, options) => Stream.unwrap(Effect.map(current, (client) => client.responsesStream(request, options)))
+})
+
+/**
  * @since 0.1.0
  * @category layers
  */

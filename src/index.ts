@@ -17,6 +17,8 @@ export * as GrokConfig from "./GrokConfig.js"
 export * as GrokError from "./GrokError.js"
 /** Where the API key is read, per attempt (rotation hook). @since 0.1.0 */
 export * as ApiKeyProvider from "./ApiKeyProvider.js"
+/** effect-grok's own logs: their level (Debug by default) and the one switch that raises them. @since 0.2.0 */
+export * as Logging from "./Logging.js"
 /** Model fallback chains on ExecutionPlan. @since 0.1.0 */
 export * as Fallback from "./Fallback.js"
 /** Concurrent one-text embeds batched into few calls. @since 0.1.0 */

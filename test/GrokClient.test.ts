@@ -406,6 +406,43 @@ describe("GrokClient reads its services where they take effect", () => {
       expect(own[4]).toBeLessThan(100)
     })))
 
+  it.effect("two clients with different API keys and one rateLimitKey share one quota in the limiter above them", () =>
+    loopback(Effect.gen(function*() {
+      const startsWith = (rateLimitKey: string | undefined) =>
+        Effect.gen(function*() {
+          const sim = yield* Effect.orDie(Simulator.make({}))
+          const a = yield* GrokClient.make(configFor(sim, { apiKey: "key-a", rateLimitKey }))
+          const b = yield* GrokClient.make(configFor(sim, { apiKey: "key-b", rateLimitKey }))
+          const calls = Effect.forEach([a, b, a, b], (grok) => grok.chat(hello, { retry: noRetry }), { concurrency: "unbounded" })
+          yield* driven(sim, calls.pipe(Effect.provide(Layer.orDie(RateLimiterMemory.layer({ limits: { requestsPerSecond: 2 } })))))
+          const log = yield* sim.log
+          return log.map((entry) => entry.startedAt - log[0]!.startedAt).sort((x, y) => x - y)
+        })
+      // One team: the four calls share 2 per second.
+      expect((yield* startsWith("team-7"))[3]).toBeGreaterThanOrEqual(1490)
+      // Two quotas: each key sends its two calls 500 ms apart, side by side.
+      expect((yield* startsWith(undefined))[3]).toBeLessThan(600)
+    })))
+
+  it.effect("a call the limiter cannot fit before its deadline is refused at once, saying so and predicting its wait", () =>
+    loopback(Effect.gen(function*() {
+      const { grok, sim } = yield* setup()
+      const calls = Effect.forEach(
+        Array.from({ length: 4 }),
+        () => Effect.either(grok.chat(hello, { retry: noRetry, deadline: "1200 millis" })),
+        { concurrency: "unbounded" }
+      )
+      const results = yield* driven(sim, calls.pipe(Effect.provide(Layer.orDie(RateLimiterMemory.layer({ limits: { requestsPerSecond: 2 } })))))
+      const refused = results.flatMap((result) => (Either.isLeft(result) ? [result.left] : []))
+      expect(results.filter(Either.isRight)).toHaveLength(3)
+      expect(refused).toHaveLength(1)
+      const error = expectTag(refused[0]!, "QueueRejected")
+      expect(error).toMatchObject({ reason: "deadline", retryable: false })
+      expect(millis(error.predictedWait)).toBeGreaterThan(1200)
+      expect(error.message).toContain("its slot was")
+      expect(yield* sim.requestCount).toBe(3)
+    })))
+
   it.effect("budget: false turns the retry budget off; a call the budget stops says so and is counted", () =>
     loopback(Effect.gen(function*() {
       const run = (budget: false | undefined) =>
@@ -928,12 +965,16 @@ describe("GrokClient and the rate limiter", () => {
       expect(outcomes[2]).toMatchObject({ status: 200, usedTokens: reply.usage?.total_tokens })
     })))
 
-  it.effect("a call waiting for the limiter past its deadline fails with Timeout (deadline) then, sends nothing, and leaves the queue", () =>
+  it.effect("a call waiting for the limiter past its deadline fails then with the limiter's reason, sends nothing, and leaves the queue", () =>
     loopback(Effect.gen(function*() {
       const { grok, holder, key, limiter, sim } = yield* behindStalledCall()
       const started = yield* Clock.currentTimeMillis
       const error = yield* failure(sim, grok.chat(hello, { deadline: "3 seconds" }))
-      expect(error).toMatchObject({ _tag: "Timeout", phase: "deadline", retryable: false })
+      const refused = expectTag(error, "QueueRejected")
+      expect(refused).toMatchObject({ reason: "deadline", retryable: false })
+      expect(millis(refused.deadline)).toBe(3000)
+      expect(millis(refused.waited)).toBe(3000)
+      expect(refused.message).toContain("rate limiter could not let the call go within its deadline of 3s")
       expect((yield* Clock.currentTimeMillis) - started).toBe(3000)
       expect(yield* sim.requestCount).toBe(1)
       expect(yield* limiter.stats(key)).toMatchObject({ queued: 0, inFlight: 1 })
@@ -972,13 +1013,13 @@ describe("GrokClient and the rate limiter", () => {
       expect(yield* sim.requestCount).toBe(2)
     })))
 
-  it.effect("a stream waiting for the limiter: ends at its deadline with Timeout (deadline), or leaves the queue when interrupted", () =>
+  it.effect("a stream waiting for the limiter: ends at its deadline with the limiter's reason, or leaves the queue when interrupted", () =>
     loopback(Effect.gen(function*() {
       const { grok, holder, key, limiter, sim } = yield* behindStalledCall()
 
       const started = yield* Clock.currentTimeMillis
       const error = yield* failure(sim, Stream.runDrain(grok.chatStream(hello, { deadline: "3 seconds" })))
-      expect(error).toMatchObject({ _tag: "Timeout", phase: "deadline" })
+      expect(error).toMatchObject({ _tag: "QueueRejected", reason: "deadline" })
       expect((yield* Clock.currentTimeMillis) - started).toBe(3000)
       expect(yield* limiter.stats(key)).toMatchObject({ queued: 0, inFlight: 1 })
 

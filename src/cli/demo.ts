@@ -204,7 +204,7 @@ const runDemo = (flags: DemoFlags, scenario: DemoScenario.Scenario, isTTY: boole
       progress,
       before: yield* Metrics.snapshotTotals,
       limiter,
-      key: limitKey(config.apiKey, config.model)
+      key: limitKey(config.apiKey, config.model, config.rateLimitKey)
     })
     const view = makeView(isTTY)
     // Sampled with --json too: the queue depth goes into the report.

@@ -13,6 +13,7 @@ import { chatCommand } from "./chat.js"
 import { demoCommand } from "./demo.js"
 import { loadCommand } from "./load.js"
 import { simulateCommand } from "./simulate.js"
+import * as Logging from "../Logging.js"
 import { CliExit, errorJson, printError, printLine, UsageError } from "./output.js"
 import packageJson from "../../package.json" with { type: "json" }
 
@@ -48,6 +49,9 @@ export const run = (args: ReadonlyArray<string>): Effect.Effect<number> =>
     Effect.provide(NodeContext.layer),
     Effect.provide(cliLogger),
     Logger.withMinimumLogLevel(logLevel()),
+    // The library logs at Debug by default; the CLI raises its lines to Info, so that
+    // EFFECT_GROK_LOG_LEVEL=Info shows retries and failed calls.
+    Logging.withLevel(LogLevel.Info),
     Effect.exit,
     Effect.flatMap((exit) => {
       if (Exit.isSuccess(exit)) return Effect.succeed(0)

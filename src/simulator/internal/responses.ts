@@ -1,24 +1,43 @@
 /**
  * `POST /v1/responses`, plain and streamed, shaped like xAI's recorded Responses traffic:
- * the same deterministic completion, usage, quota charge and fault plan as chat
- * completions, in the Responses vocabulary (output items, `input_tokens` / `output_tokens`
- * with reasoning inside the output, semantic stream events with `sequence_number`).
+ * the same deterministic completion (tool calls and JSON answers included), usage, quota
+ * charge and fault plan as chat completions, in the Responses vocabulary (output items,
+ * `input_tokens` / `output_tokens` with reasoning inside the output, semantic stream events
+ * with `sequence_number`).
  *
  * @internal
  */
 import { Effect, Schema } from "effect"
 import type { Usage } from "../Simulator.js"
-import { type Completion, complete, type Message, wireUsage } from "./completions.js"
+import { type Completion, complete, type Message, type ToolCall, wireUsage } from "./completions.js"
 import { uuid } from "./ids.js"
 import * as Reply from "./reply.js"
 import { decodeBody, type Route } from "./routes.js"
+import * as Structured from "./structured.js"
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 
 const InputItem = Schema.Struct({
   type: Schema.optional(Schema.NullOr(Schema.String)),
   role: Schema.optional(Schema.NullOr(Schema.String)),
-  content: Schema.optional(Schema.Unknown)
+  content: Schema.optional(Schema.Unknown),
+  /** `function_call_output`: what the function returned. */
+  output: Schema.optional(Schema.Unknown),
+  /** `function_call` (sent back as history): the arguments the model wrote. */
+  arguments: Schema.optional(Schema.NullOr(Schema.String))
+})
+
+const Tool = Schema.Struct({
+  type: Schema.String,
+  name: Schema.optional(Schema.NullOr(Schema.String)),
+  parameters: Schema.optional(Schema.Unknown)
+})
+
+const TextFormat = Schema.Struct({
+  format: Schema.optional(Schema.NullOr(Schema.Struct({
+    type: Schema.Literal("text", "json_object", "json_schema"),
+    schema: Schema.optional(Schema.Unknown)
+  })))
 })
 
 const ResponsesRequest = Schema.Struct({
@@ -27,12 +46,19 @@ const ResponsesRequest = Schema.Struct({
   instructions: Schema.optional(Schema.NullOr(Schema.String)),
   max_output_tokens: Schema.optional(Schema.NullOr(PositiveInt)),
   stream: Schema.optional(Schema.NullOr(Schema.Boolean)),
-  previous_response_id: Schema.optional(Schema.NullOr(Schema.String))
+  previous_response_id: Schema.optional(Schema.NullOr(Schema.String)),
+  tools: Schema.optional(Schema.NullOr(Schema.Array(Tool))),
+  tool_choice: Schema.optional(Schema.Unknown),
+  text: Schema.optional(Schema.NullOr(TextFormat))
 })
 
 type ResponsesRequest = typeof ResponsesRequest.Type
 
-/** The conversation as chat messages: instructions as a system message, then every input item with a role. */
+/**
+ * The conversation as chat messages: instructions as a system message, then every input item
+ * with a role; a function's output is a `tool` message, a function call sent back an
+ * `assistant` one.
+ */
 const messagesOf = (request: ResponsesRequest): ReadonlyArray<Message> => {
   const instructions: ReadonlyArray<Message> = request.instructions == null
     ? []
@@ -40,8 +66,25 @@ const messagesOf = (request: ResponsesRequest): ReadonlyArray<Message> => {
   if (typeof request.input === "string") return [...instructions, { role: "user", content: request.input }]
   return [
     ...instructions,
-    ...request.input.flatMap((item) => (item.role == null ? [] : [{ role: item.role, content: item.content }]))
+    ...request.input.flatMap((item): ReadonlyArray<Message> => {
+      if (item.role != null) return [{ role: item.role, content: item.content }]
+      if (item.type === "function_call_output") return [{ role: "tool", content: item.output }]
+      if (item.type === "function_call") return [{ role: "assistant", content: item.arguments ?? "" }]
+      return []
+    })
   ]
+}
+
+const formatOf = (request: ResponsesRequest): Structured.OutputFormat => {
+  const format = request.text?.format
+  switch (format?.type) {
+    case "json_object":
+      return { _tag: "JsonObject" }
+    case "json_schema":
+      return { _tag: "JsonSchema", schema: format.schema }
+    default:
+      return Structured.text
+  }
 }
 
 /** Responses usage: reasoning tokens are inside `output_tokens`, and `total = input + output`. */
@@ -82,10 +125,25 @@ const messageItem = (answer: Answer, status: string, content: ReadonlyArray<Retu
   status
 })
 
+const functionCallItem = (call: ToolCall, status: string, args: string) => ({
+  arguments: args,
+  call_id: call.id,
+  id: `fc_${call.id}`,
+  name: call.name,
+  type: "function_call",
+  status
+})
+
+/** What the model wrote: a function call, or a message. */
+const outputItems = (answer: Answer) =>
+  answer.completion.toolCalls.length > 0
+    ? answer.completion.toolCalls.map((call) => functionCallItem(call, "completed", call.arguments))
+    : [messageItem(answer, isCut(answer) ? "incomplete" : "completed", [textPart(answer.completion.content.join(""))])]
+
 const finalItems = (answer: Answer) => {
   const reasoning = answer.completion.reasoning
-  const message = messageItem(answer, isCut(answer) ? "incomplete" : "completed", [textPart(answer.completion.content.join(""))])
-  return reasoning.length === 0 ? [message] : [reasoningItem(answer, "completed", [reasoning.join("")]), message]
+  const output = outputItems(answer)
+  return reasoning.length === 0 ? output : [reasoningItem(answer, "completed", [reasoning.join("")]), ...output]
 }
 
 /** The response object, as xAI sends it (`in_progress` without output and usage while streaming). */
@@ -115,8 +173,8 @@ const response = (answer: Answer, done: boolean) => ({
 /**
  * The events of the stream, as JSON text, in xAI's order: created, in progress, the
  * reasoning item (visible reasoning only) with its summary deltas, the message with its
- * text deltas, then `response.completed` (`response.incomplete` when cut at
- * `max_output_tokens`).
+ * text deltas (or each function call with its arguments, whole, in one delta), then
+ * `response.completed` (`response.incomplete` when cut at `max_output_tokens`).
  */
 const events = (answer: Answer): ReadonlyArray<string> => {
   const out: Array<Record<string, unknown>> = []
@@ -137,15 +195,25 @@ const events = (answer: Answer): ReadonlyArray<string> => {
     emit("response.output_item.done", { item: reasoningItem(answer, "completed", [summary]), output_index: outputIndex })
     outputIndex++
   }
-  const position = { content_index: 0, item_id: `msg_${answer.id}`, output_index: outputIndex }
-  const text = content.join("")
-  emit("response.output_item.added", { item: messageItem(answer, "in_progress", []), output_index: outputIndex })
-  emit("response.content_part.added", { ...position, part: textPart("") })
-  for (const delta of content) emit("response.output_text.delta", { ...position, delta, logprobs: [] })
-  emit("response.output_text.done", { ...position, text, logprobs: [] })
-  emit("response.content_part.done", { ...position, part: textPart(text) })
   const status = isCut(answer) ? "incomplete" : "completed"
-  emit("response.output_item.done", { item: messageItem(answer, status, [textPart(text)]), output_index: outputIndex })
+  for (const call of answer.completion.toolCalls) {
+    const position = { item_id: `fc_${call.id}`, output_index: outputIndex }
+    emit("response.output_item.added", { item: functionCallItem(call, "in_progress", ""), output_index: outputIndex })
+    emit("response.function_call_arguments.delta", { ...position, delta: call.arguments })
+    emit("response.function_call_arguments.done", { ...position, arguments: call.arguments })
+    emit("response.output_item.done", { item: functionCallItem(call, "completed", call.arguments), output_index: outputIndex })
+    outputIndex++
+  }
+  if (answer.completion.toolCalls.length === 0) {
+    const position = { content_index: 0, item_id: `msg_${answer.id}`, output_index: outputIndex }
+    const text = content.join("")
+    emit("response.output_item.added", { item: messageItem(answer, "in_progress", []), output_index: outputIndex })
+    emit("response.content_part.added", { ...position, part: textPart("") })
+    for (const delta of content) emit("response.output_text.delta", { ...position, delta, logprobs: [] })
+    emit("response.output_text.done", { ...position, text, logprobs: [] })
+    emit("response.content_part.done", { ...position, part: textPart(text) })
+    emit("response.output_item.done", { item: messageItem(answer, status, [textPart(text)]), output_index: outputIndex })
+  }
   emit(`response.${status}`, { response: response(answer, true) })
   return out.map((event) => JSON.stringify(event))
 }
@@ -156,10 +224,15 @@ export const responses: Route = {
   handle: (context) =>
     Effect.gen(function*() {
       const request = yield* decodeBody(context, ResponsesRequest)
-      const completion = complete({
+      const completion = yield* complete({
         messages: messagesOf(request),
         maxTokens: request.max_output_tokens ?? undefined,
-        reasoning: context.catalog.reasoningOf(request.model)
+        reasoning: context.catalog.reasoningOf(request.model),
+        tools: (request.tools ?? []).flatMap((tool) =>
+          tool.type === "function" && tool.name != null ? [{ name: tool.name, parameters: tool.parameters }] : []
+        ),
+        toolChoice: Structured.readToolChoice(request.tool_choice),
+        format: formatOf(request)
       })
       const headers = yield* context.admit(request.model, completion.usage.totalTokens)
       const answer: Answer = { id: yield* uuid, createdAt: Math.floor(context.nowMillis / 1000), request, completion }
