@@ -23,10 +23,11 @@ import type { AbsorbingStore, Admission, AdmissionStore, Limits, StoreUnavailabl
 import type { MemoryStore } from "./memoryStore.js"
 
 /**
- * `limits` scaled to `share` of the quota. The burst beyond the one call is a tolerance in time
- * (the engine's timer slack, `(burst - 1) / rate` seconds): it keeps that time at the scaled
- * rate, instead of being scaled away (a burst of exactly one makes every late wake-up delay all
- * later calls).
+ * `limits` scaled to `share` of the quota. Of the burst, the first call stays whole (a process
+ * cannot send half of one) and what lies beyond it is scaled, `1 + (burst - 1) * share`: a
+ * configured burst is shared out, and the engine's timer slack (a burst of `1 + 4 ms * rate`)
+ * keeps its few milliseconds at the scaled rate instead of being scaled away (with a burst of
+ * exactly one, every late wake-up would delay all later calls).
  */
 export const scaleLimits = (limits: Limits, share: number): Limits => ({
   requestsPerSecond: limits.requestsPerSecond * share,
