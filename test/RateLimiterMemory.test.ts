@@ -615,6 +615,25 @@ describe("memory admission store", () => {
       expect(again.map(waitOf)).toEqual([0, 0, 0, 100])
     }).pipe(Effect.scoped))
 
+  it.effect("on a wall clock (epoch milliseconds), an interval that is no whole number still admits on time", () =>
+    Effect.gen(function*() {
+      // A real clock reads about 1.8e12 ms: a double keeps 1/4096 ms there, and 1000/7 ms is not
+      // a multiple of it. Seven a second with a burst of exactly one (a share of a fleet's quota).
+      yield* TestClock.setTime(1_796_607_487_673)
+      const store = yield* MemoryStore.make({ idleKeyTtlMillis: 60_000 })
+      const l = limits({ requestsPerSecond: 7, requestBurst: 1, tokensPerMinute: 7 * 60_000 })
+      for (let call = 0; call < 20; call++) {
+        expect(waitOf(yield* store.tryAdmit("k", 1000, l))).toBe(0)
+        const next = waitOf(yield* store.tryAdmit("k", 1000, l))
+        expect(next).toBeGreaterThan(140)
+        expect(next).toBeLessThanOrEqual(143)
+        yield* TestClock.adjust(Duration.millis(next))
+      }
+      // Idle, at rest, and now a whole minute of tokens at once: the bucket's debt is exactly full.
+      yield* TestClock.adjust("2 minutes")
+      expect(waitOf(yield* store.tryAdmit("k", 7 * 60_000, l))).toBe(0)
+    }).pipe(Effect.scoped))
+
   it.effect("checks requests and tokens together and debits neither on Wait", () =>
     Effect.gen(function*() {
       const store = yield* MemoryStore.make({ idleKeyTtlMillis: 60_000 })

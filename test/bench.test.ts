@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Fiber, TestClock } from "effect"
 import { lastJson } from "../bench/child.js"
+import * as Fleet from "../bench/fleet.js"
 import type { BenchClient, CallOutcome } from "../bench/clients.js"
 import { contentOf } from "../bench/clients/shared.js"
 import * as Load from "../bench/load.js"
@@ -221,5 +222,54 @@ describe("bench results", () => {
     expect(lastJson({ ...run, lines: ["ready"] })).toBeUndefined()
     expect(peakRssOf(`warning\n\n${peakRssMarker} 187\n`)).toBe(187)
     expect(peakRssOf("nothing")).toBeUndefined()
+  })
+})
+
+describe("bench fleet with Redis lost", () => {
+  const member = (overrides: Partial<Fleet.FleetProcess> = {}): Fleet.FleetProcess => ({
+    scenario: "fleet-redis-killed",
+    client: "effect-grok load #1",
+    requests: 100,
+    ok: 100,
+    failed: 0,
+    attempts: 105,
+    status429: 5,
+    seconds: 18,
+    peakRssMB: null,
+    errors: {},
+    exitCode: 0,
+    ...overrides
+  })
+  const server = (overrides: Partial<Fleet.FleetResult["server"]> = {}): Fleet.FleetResult["server"] => ({
+    attempts: 315,
+    status429: 15,
+    seconds: 20,
+    idealSeconds: Fleet.idealSeconds,
+    ...overrides
+  })
+  const fleet = [member(), member(), member()]
+
+  it("passes the issue's bar only with every request served, every exit 0, 429s and time within bounds", () => {
+    expect(Fleet.verdictOf({ processes: fleet, server: server() })).toEqual({
+      allServed: true,
+      allExitedZero: true,
+      share429: 0.05,
+      maxSeconds: 25.5,
+      pass: true
+    })
+    // 75 429s of 300 requests and 25.5 s are still within; one more of either is not.
+    expect(Fleet.verdictOf({ processes: fleet, server: server({ status429: 75, seconds: 25.5 }) }).pass).toBe(true)
+    expect(Fleet.verdictOf({ processes: fleet, server: server({ status429: 76 }) }).pass).toBe(false)
+    expect(Fleet.verdictOf({ processes: fleet, server: server({ seconds: 25.6 }) }).pass).toBe(false)
+    const oneFailed = [member(), member({ ok: 99, failed: 1, exitCode: 1 }), member()]
+    expect(Fleet.verdictOf({ processes: oneFailed, server: server() })).toMatchObject({
+      allServed: false,
+      allExitedZero: false,
+      pass: false
+    })
+    // A process killed at the timeout has no exit code; its summary may still read well.
+    expect(Fleet.verdictOf({ processes: [member(), member({ exitCode: null }), member()], server: server() }).pass)
+      .toBe(false)
+    expect(Fleet.verdictOf({ processes: [], server: server() }).pass).toBe(false)
   })
 })

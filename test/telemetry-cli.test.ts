@@ -2,7 +2,7 @@
  * `load --json` run in process through `run(args)` against the simulator over loopback, on
  * the TestClock: its `metrics` come from the registry and match the simulator's log, its
  * `alerts` list what `--alert-error-rate` fired, and `--metrics-port` serves `/metrics`
- * while the command runs.
+ * while the command runs. And `load --redis` with no Redis to reach: `--redis-unavailable`.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
@@ -183,6 +183,29 @@ describe("load --json: metrics and alerts", () => {
       }
       expect(yield* sim.requestCount).toBe(0)
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
+})
+
+describe("load --redis, with no Redis to reach", () => {
+  it.scoped("decides locally by default and serves every call; `--redis-unavailable fail` refuses them; a bad value is a usage error", () =>
+    Effect.gen(function*() {
+      const sim = yield* simulator([], { quota: { requestsPerSecond: 20, burst: 2 } })
+      const redis = ["--redis", `redis://127.0.0.1:${yield* freePort}`]
+      const flags = ["--requests", "6", "--concurrency", "3", "--rpm", "1200", ...redis]
+
+      const local = yield* load(sim, flags)
+      expect(local.code).toBe(0)
+      expect(loadJson(local)).toMatchObject({ ok: 6, failed: 0, status429: 0 })
+
+      const refused = yield* load(sim, [...flags, "--redis-unavailable", "fail"])
+      expect(refused.code).toBe(1)
+      expect(loadJson(refused)).toMatchObject({ ok: 0, failed: 6, errors: { QueueRejected: 6 } })
+
+      for (const value of ["0", "1.5", "half"]) {
+        const bad = yield* cli(["load", "--base-url", sim.url, ...flags, "--redis-unavailable", value])
+        expect(bad.code).toBe(2)
+        expect(bad.stderr).toContain("--redis-unavailable")
+      }
+    }))
 })
 
 describe("a model that stays down, through the CLI (docs/degradation.md)", () => {

@@ -1,5 +1,5 @@
 /**
- * `effect-grok load --base-url URL --model M [--fallback-model M]... --requests N --concurrency C [--rpm R] [--tpm T] [--redis URL] [--priority P] [--metrics-port P] [--alert-error-rate X] [--json]`
+ * `effect-grok load --base-url URL --model M [--fallback-model M]... --requests N --concurrency C [--rpm R] [--tpm T] [--redis URL] [--redis-unavailable SHARE|fail] [--priority P] [--metrics-port P] [--alert-error-rate X] [--json]`
  *
  * Public API: the flags and the `--json` fields are a contract. Exit 0 only when every
  * request succeeded.
@@ -20,6 +20,12 @@ const concurrency = Options.integer("concurrency").pipe(Options.withDescription(
 const rpm = Options.integer("rpm").pipe(Options.withDescription("Requests per minute allowed (else learned from headers)"), Options.optional)
 const tpm = Options.integer("tpm").pipe(Options.withDescription("Tokens per minute allowed (else learned from headers)"), Options.optional)
 const redis = Options.text("redis").pipe(Options.withDescription("Share the quota through Redis, e.g. redis://127.0.0.1:6379"), Options.optional)
+const redisUnavailable = Options.text("redis-unavailable").pipe(
+  Options.withDescription(
+    "While Redis cannot be reached: a share of the quota each process then takes locally (0 < share <= 1), or `fail` to refuse calls"
+  ),
+  Options.withDefault("0.5")
+)
 const priority = Options.choice("priority", RateLimiter.priorities).pipe(
   Options.withDescription("Limiter priority of every call"),
   Options.withDefault("normal" as const)
@@ -29,11 +35,21 @@ const json = Options.boolean("json").pipe(Options.withDescription("Print one JSO
 const positive = (name: string, value: number) =>
   Number.isInteger(value) && value > 0 ? Effect.void : Effect.fail(new UsageError({ message: `--${name} must be a positive integer` }))
 
+/** `--redis-unavailable`: `fail`, or the share each process takes locally. */
+const onRedisUnavailable = (value: string): Effect.Effect<"fail" | { readonly fallback: { readonly share: number } }, UsageError> => {
+  if (value.trim() === "fail") return Effect.succeed("fail")
+  const share = Number(value)
+  return value.trim() !== "" && share > 0 && share <= 1
+    ? Effect.succeed({ fallback: { share } })
+    : Effect.fail(new UsageError({ message: `--redis-unavailable must be \`fail\` or a share in (0, 1], got ${JSON.stringify(value)}` }))
+}
+
 /** The limiter layer the flags ask for. */
 const limiterLayer = (flags: {
   readonly rpm: Option.Option<number>
   readonly tpm: Option.Option<number>
   readonly redis: Option.Option<string>
+  readonly onUnavailable: "fail" | { readonly fallback: { readonly share: number } }
 }): Layer.Layer<RateLimiter.RateLimiter, UsageError> => {
   const limits = {
     requestsPerMinute: Option.getOrUndefined(flags.rpm),
@@ -46,7 +62,7 @@ const limiterLayer = (flags: {
       Layer.unwrapEffect(
         Effect.map(
           Effect.promise(() => import("../resilience/RateLimiterRedis.js")),
-          (RateLimiterRedis) => RateLimiterRedis.layer({ url, limits, onUnavailable: "fail" })
+          (RateLimiterRedis) => RateLimiterRedis.layer({ url, limits, onUnavailable: flags.onUnavailable })
         )
       )
   })
@@ -65,13 +81,26 @@ export const formatSummary = (summary: Summary): ReadonlyArray<string> => [
 
 export const loadCommand = Command.make(
   "load",
-  { ...connectionOptions, fallbackModel: fallbackModels, requests, concurrency, rpm, tpm, redis, priority, ...telemetryOptions, json },
+  {
+    ...connectionOptions,
+    fallbackModel: fallbackModels,
+    requests,
+    concurrency,
+    rpm,
+    tpm,
+    redis,
+    redisUnavailable,
+    priority,
+    ...telemetryOptions,
+    json
+  },
   (flags) =>
     Effect.gen(function*() {
       yield* positive("requests", flags.requests)
       yield* positive("concurrency", flags.concurrency)
       if (Option.isSome(flags.rpm)) yield* positive("rpm", flags.rpm.value)
       if (Option.isSome(flags.tpm)) yield* positive("tpm", flags.tpm.value)
+      const onUnavailable = yield* onRedisUnavailable(flags.redisUnavailable)
       const config = yield* resolveConfig(flags)
       const summary = yield* runWorkload({
         requests: flags.requests,
@@ -80,7 +109,7 @@ export const loadCommand = Command.make(
         priorityOf: () => flags.priority,
         fallbacks: flags.fallbackModel
       }).pipe(
-        Effect.provide(clientLayer(config).pipe(Layer.provide(limiterLayer(flags)))),
+        Effect.provide(clientLayer(config).pipe(Layer.provide(limiterLayer({ ...flags, onUnavailable })))),
         Effect.provide(Layer.mapError(cliLayer(flags), (error) => new UsageError({ message: error.message })))
       )
       if (flags.json) yield* printLine(JSON.stringify(summary))

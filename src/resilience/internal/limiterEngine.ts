@@ -196,9 +196,15 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
       readonly release = (outcome: Outcome): Effect.Effect<void> => release(this, outcome)
     }
 
-    const grant = (state: KeyState, tokens: number, now: number, waited: Duration.Duration): Permit => {
+    const grant = (
+      state: KeyState,
+      tokens: number,
+      now: number,
+      waited: Duration.Duration,
+      share: number | undefined
+    ): Permit => {
       state.inFlight++
-      state.quota.recordAdmission(now)
+      state.quota.recordAdmission(now, share)
       return new GrantedPermit(state, state.quota.limits.tokensPerMinute === Infinity ? 0 : tokens, now, waited)
     }
 
@@ -304,7 +310,10 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
         return Effect.matchEffect(store.tryAdmit(state.key, head.tokens, limits), {
           onFailure: (error) => {
             state.reserved--
-            failAll(state, "unavailable", unavailableMessage(state.key, error))
+            // Only the call this decision was for: the next one asks again (at once when the
+            // store refuses outright), so each call is told by its own decision, and a reply lost
+            // once does not fail the whole queue.
+            if (head.queued) reject(state, head, "unavailable", unavailableMessage(state.key, error))
             return dispatch(state, queue)
           },
           onSuccess: (admission) => {
@@ -319,7 +328,7 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
                   : dispatch(state, queue)
               }
               queue.remove(head)
-              head.permit = grant(state, head.tokens, at, Duration.millis(at - head.enqueuedAt))
+              head.permit = grant(state, head.tokens, at, Duration.millis(at - head.enqueuedAt), admission.share)
               head.resume(Effect.succeed(head.permit))
               return dispatch(state, queue)
             }
@@ -407,7 +416,7 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
         onSuccess: (admission): Effect.Effect<Permit, RateLimiterRejected> => {
           if (admission._tag === "Admitted") {
             state.reserved--
-            return Effect.succeed(grant(state, tokens, clock.unsafeCurrentTimeMillis(), Duration.zero))
+            return Effect.succeed(grant(state, tokens, clock.unsafeCurrentTimeMillis(), Duration.zero, admission.share))
           }
           unreserve(state)
           return awaitPermit(state, tokens, rank, now, until)
