@@ -296,7 +296,7 @@ export const make = (
           if (Either.isLeft(decoded)) return decoded
           const completion = decoded.right
           cell.usedTokens = completion.usage?.total_tokens
-          return Effect.as(Pipeline.recordUsage(cell, completion.usage), completion)
+          return Effect.as(Pipeline.recordAnswer(cell, completion), completion)
         })
       }
     }
@@ -332,7 +332,8 @@ export const make = (
             ),
           isContent: chunkIsContent,
           track: trackChunk,
-          usageOf: (chunk) => chunk.usage ?? undefined,
+          // The last chunk (with `include_usage`) carries the usage; its model and tier are the answer's.
+          answerOf: (chunk) => (chunk.usage == null ? undefined : chunk),
           isFinal: (chunk) => chunk.choices.some((choice) => choice.finish_reason != null),
           failureOf: () => undefined
         }, streamSettingsOf(options))))
@@ -360,7 +361,7 @@ export const make = (
                 Effect.flatMap(decodeWith(decodeEmbeddings, "the embeddings response")),
                 Effect.tap((result) => {
                   cell.usedTokens = result.usage?.total_tokens
-                  return Pipeline.recordUsage(cell, result.usage)
+                  return Pipeline.recordAnswer(cell, result)
                 })
               )
           }, settingsOf(options))

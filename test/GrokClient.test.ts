@@ -767,7 +767,7 @@ describe("GrokClient and the rate limiter", () => {
       expect(tickets).toHaveLength(2)
       for (const ticket of tickets) {
         expect(ticket.priority).toBe("critical")
-        expect(ticket.key).toBe(limitKey(Redacted.make(KEY), "grok-4"))
+        expect(ticket.key).toBe(limitKey(Redacted.make(KEY), GrokConfig.defaultModel))
         expect(ticket.key).not.toContain(KEY)
         expect(ticket.tokens).toBeGreaterThan(0)
       }

@@ -81,7 +81,7 @@ export type ReasoningMode = "none" | "hidden" | "visible"
 export interface ModelOptions {
   /** This model's quota, instead of the simulator-wide `quota`. */
   readonly quota?: Quota.Quota | undefined
-  /** Defaults: `visible` for grok-3-mini; `hidden` for grok-4, grok-4-fast-reasoning, grok-code-fast-1; else `none`. */
+  /** Defaults: `visible` for grok-3-mini; `hidden` for grok-4.3, grok-4, grok-4-fast-reasoning, grok-code-fast-1; else `none`. */
   readonly reasoning?: ReasoningMode | undefined
 }
 
@@ -102,11 +102,16 @@ export interface SimulatorOptions {
   /** The quota of every model without its own. Unlimited by default. */
   readonly quota?: Quota.Quota | undefined
   /**
-   * Per-model settings. The keys are also listed by `GET /v1/models`, next to grok-4,
-   * grok-4-fast-reasoning, grok-4-fast-non-reasoning, grok-code-fast-1, grok-3 and
-   * grok-3-mini. Chat and embeddings accept any model id.
+   * Per-model settings. The keys are also listed by `GET /v1/models`, next to grok-4.3, the
+   * grok-4.20 models, grok-4, grok-4-fast-reasoning, grok-4-fast-non-reasoning,
+   * grok-code-fast-1, grok-3 and grok-3-mini. Chat and embeddings accept any model id.
    */
   readonly models?: Readonly<Record<string, ModelOptions>> | undefined
+  /**
+   * Models served by another: a request for a key is answered by its value, and the answer's
+   * `model` says so, as xAI does for retired models (pass {@link retiredModels}). None by default.
+   */
+  readonly redirects?: Readonly<Record<string, string>> | undefined
   /** Default `openai`. */
   readonly headers?: HeaderMode | undefined
   /** Default `seconds`. */
@@ -236,6 +241,23 @@ export type SimulatorError = SimulatorStartError | FaultPlan.InvalidFaultPlan | 
 
 const DEFAULT_LOG_LIMIT = 100_000
 
+/**
+ * xAI's retirement of 2026-05-15: these model ids keep resolving but are served (and billed)
+ * by grok-4.3, and only the answer's `model` says so. Pass as `redirects` to simulate it.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const retiredModels: Readonly<Record<string, string>> = {
+  "grok-4-1-fast-reasoning": "grok-4.3",
+  "grok-4-1-fast-non-reasoning": "grok-4.3",
+  "grok-4-fast-reasoning": "grok-4.3",
+  "grok-4-fast-non-reasoning": "grok-4.3",
+  "grok-4-0709": "grok-4.3",
+  "grok-code-fast-1": "grok-4.3",
+  "grok-3": "grok-4.3"
+}
+
 const startError = (message: string) => Effect.fail(new SimulatorStartError({ message }))
 
 const latencyMillis = (input: Duration.DurationInput | undefined): Either.Either<number, SimulatorStartError> => {
@@ -249,14 +271,15 @@ const latencyMillis = (input: Duration.DurationInput | undefined): Either.Either
 const validateQuota = (label: string, quota: Quota.Quota | undefined) =>
   quota === undefined ? Either.right(undefined) : Quota.validate(quota, label)
 
-const makeCatalog = (models: Readonly<Record<string, ModelOptions>>): Catalog => {
+const makeCatalog = (models: Readonly<Record<string, ModelOptions>>, redirects: Readonly<Record<string, string>>): Catalog => {
   const ids = [...new Set([...defaultCatalog.map((entry) => entry.id), ...Object.keys(models)])]
   const known = new Set(ids)
   const defaultReasoning = new Map(defaultCatalog.map((entry) => [entry.id, entry.reasoning]))
   return {
     ids: () => ids,
     has: (model) => known.has(model),
-    reasoningOf: (model) => models[model]?.reasoning ?? defaultReasoning.get(model) ?? "none"
+    reasoningOf: (model) => models[model]?.reasoning ?? defaultReasoning.get(model) ?? "none",
+    servedBy: (model) => (Object.hasOwn(redirects, model) ? redirects[model] ?? model : model)
   }
 }
 
@@ -308,7 +331,7 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, Sim
           : new Set(options.apiKeys.map((key) => (Redacted.isRedacted(key) ? Redacted.value(key) : key))),
         latencyMillis: latency,
         seed,
-        catalog: makeCatalog(models),
+        catalog: makeCatalog(models, options.redirects ?? {}),
         routes,
         deferred
       },

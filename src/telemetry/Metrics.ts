@@ -157,6 +157,31 @@ export const costTicks = Metric.counter("effect_grok.cost_usd_ticks", {
 })
 
 /**
+ * Answers that came from another model than the one requested (not merely a dated or
+ * regional release of it), by `gen_ai.request.model` and `gen_ai.response.model`. Since
+ * xAI's retirement of 2026-05-15, retired model ids are served and billed as `grok-4.3`
+ * with nothing but the answer's `model` to say so (docs/errors.md, "Silent model redirects").
+ *
+ * @since 0.1.0
+ */
+export const modelRedirects = Metric.counter("effect_grok.model_redirects", {
+  description: "Answers from another model than the one requested (a silent redirect)",
+  incremental: true
+})
+
+/**
+ * Answers by the service tier xAI says it granted (`service_tier` in the answer, e.g.
+ * `default` or `priority`; the priority premium is billed only when granted), by
+ * `gen_ai.request.model` and `service_tier`. Answers without the field are not counted.
+ *
+ * @since 0.1.0
+ */
+export const serviceTiers = Metric.counter("effect_grok.service_tier", {
+  description: "Answers by the service tier granted",
+  incremental: true
+})
+
+/**
  * Time an attempt waited for its rate-limiter permit, in seconds, by `gen_ai.request.model`.
  *
  * @since 0.1.0

@@ -110,8 +110,20 @@ export const wireUsage = (usage: Usage) => ({
 export interface Envelope {
   readonly id: string
   readonly created: number
+  /** The model that answers (the requested one, unless the simulator redirects it). */
   readonly model: string
+  /** The service tier granted, when the request asked for one. */
+  readonly serviceTier?: string | undefined
 }
+
+/**
+ * The tier an answer says it was served on: xAI echoes the tier granted when one was asked
+ * for (`auto` is granted as `default`); nothing when none was.
+ */
+export const grantedTier = (requested: string | null | undefined): string | undefined =>
+  requested == null ? undefined : requested === "auto" ? "default" : requested
+
+const tierField = (envelope: Envelope) => (envelope.serviceTier === undefined ? {} : { service_tier: envelope.serviceTier })
 
 export const chatCompletion = (envelope: Envelope, completion: Completion) => ({
   id: envelope.id,
@@ -129,7 +141,8 @@ export const chatCompletion = (envelope: Envelope, completion: Completion) => ({
     finish_reason: completion.finishReason
   }],
   usage: wireUsage(completion.usage),
-  system_fingerprint: SYSTEM_FINGERPRINT
+  system_fingerprint: SYSTEM_FINGERPRINT,
+  ...tierField(envelope)
 })
 
 /**
@@ -150,7 +163,8 @@ export const chatCompletionChunks = (
       model: envelope.model,
       choices,
       ...(usage === undefined ? {} : { usage }),
-      system_fingerprint: SYSTEM_FINGERPRINT
+      system_fingerprint: SYSTEM_FINGERPRINT,
+      ...tierField(envelope)
     })
   const deltas = [
     ...completion.reasoning.map((text) => ({ reasoning_content: text })),

@@ -8,7 +8,7 @@
  */
 import { Effect, Schema } from "effect"
 import type { Usage } from "../Simulator.js"
-import { type Completion, complete, type Message, wireUsage } from "./completions.js"
+import { type Completion, complete, grantedTier, type Message, wireUsage } from "./completions.js"
 import { uuid } from "./ids.js"
 import * as Reply from "./reply.js"
 import { decodeBody, type Route } from "./routes.js"
@@ -27,7 +27,8 @@ const ResponsesRequest = Schema.Struct({
   instructions: Schema.optional(Schema.NullOr(Schema.String)),
   max_output_tokens: Schema.optional(Schema.NullOr(PositiveInt)),
   stream: Schema.optional(Schema.NullOr(Schema.Boolean)),
-  previous_response_id: Schema.optional(Schema.NullOr(Schema.String))
+  previous_response_id: Schema.optional(Schema.NullOr(Schema.String)),
+  service_tier: Schema.optional(Schema.NullOr(Schema.String))
 })
 
 type ResponsesRequest = typeof ResponsesRequest.Type
@@ -60,6 +61,8 @@ interface Answer {
   readonly id: string
   readonly createdAt: number
   readonly request: ResponsesRequest
+  /** The model that answers. */
+  readonly model: string
   readonly completion: Completion
 }
 
@@ -93,7 +96,7 @@ const response = (answer: Answer, done: boolean) => ({
   created_at: answer.createdAt,
   id: answer.id,
   max_output_tokens: answer.request.max_output_tokens ?? null,
-  model: answer.request.model,
+  model: answer.model,
   object: "response",
   output: done ? finalItems(answer) : [],
   parallel_tool_calls: true,
@@ -109,7 +112,8 @@ const response = (answer: Answer, done: boolean) => ({
   incomplete_details: done && isCut(answer) ? { reason: "max_output_tokens" } : null,
   status: done ? (isCut(answer) ? "incomplete" : "completed") : "in_progress",
   store: true,
-  metadata: {}
+  metadata: {},
+  ...(grantedTier(answer.request.service_tier) === undefined ? {} : { service_tier: grantedTier(answer.request.service_tier) })
 })
 
 /**
@@ -156,13 +160,14 @@ export const responses: Route = {
   handle: (context) =>
     Effect.gen(function*() {
       const request = yield* decodeBody(context, ResponsesRequest)
+      const model = context.catalog.servedBy(request.model)
       const completion = complete({
         messages: messagesOf(request),
         maxTokens: request.max_output_tokens ?? undefined,
-        reasoning: context.catalog.reasoningOf(request.model)
+        reasoning: context.catalog.reasoningOf(model)
       })
       const headers = yield* context.admit(request.model, completion.usage.totalTokens)
-      const answer: Answer = { id: yield* uuid, createdAt: Math.floor(context.nowMillis / 1000), request, completion }
+      const answer: Answer = { id: yield* uuid, createdAt: Math.floor(context.nowMillis / 1000), request, model, completion }
       return request.stream === true
         ? Reply.stream(events(answer), headers, completion.usage)
         : Reply.json(200, response(answer, true), headers, completion.usage)

@@ -10,7 +10,7 @@
  */
 import { Effect, Either, Schema } from "effect"
 import type { ReasoningMode } from "../Simulator.js"
-import { chatCompletion, chatCompletionChunks, complete, tokensForText } from "./completions.js"
+import { chatCompletion, chatCompletionChunks, complete, grantedTier, tokensForText } from "./completions.js"
 import * as DeferredCompletions from "./deferred.js"
 import { DEFAULT_DIMENSIONS, embeddingsResponse } from "./embeddings.js"
 import { uuid } from "./ids.js"
@@ -30,6 +30,8 @@ export interface Catalog {
   readonly ids: () => ReadonlyArray<string>
   readonly has: (model: string) => boolean
   readonly reasoningOf: (model: string) => ReasoningMode
+  /** The model that answers a request for `model`: itself, unless the simulator redirects it. */
+  readonly servedBy: (model: string) => string
 }
 
 export interface RouteContext {
@@ -115,7 +117,8 @@ const ChatRequest = Schema.Struct({
   }))),
   max_tokens: Schema.optional(Schema.NullOr(PositiveInt)),
   max_completion_tokens: Schema.optional(Schema.NullOr(PositiveInt)),
-  deferred: Schema.optional(Schema.NullOr(Schema.Boolean))
+  deferred: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  service_tier: Schema.optional(Schema.NullOr(Schema.String))
 })
 
 export const chatCompletions: Route = {
@@ -125,13 +128,19 @@ export const chatCompletions: Route = {
     Effect.gen(function*() {
       const request = yield* decodeBody(context, ChatRequest)
       yield* DeferredCompletions.checkRequest(request)
+      const served = context.catalog.servedBy(request.model)
       const completion = complete({
         messages: request.messages,
         maxTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
-        reasoning: context.catalog.reasoningOf(request.model)
+        reasoning: context.catalog.reasoningOf(served)
       })
       const headers = yield* context.admit(request.model, completion.usage.totalTokens)
-      const envelope = { id: yield* uuid, created: Math.floor(context.nowMillis / 1000), model: request.model }
+      const envelope = {
+        id: yield* uuid,
+        created: Math.floor(context.nowMillis / 1000),
+        model: served,
+        serviceTier: grantedTier(request.service_tier)
+      }
       if (request.deferred === true) {
         return yield* DeferredCompletions.submit(context, chatCompletion(envelope, completion), headers, completion.usage)
       }

@@ -13,6 +13,7 @@
  * @internal
  */
 import { Effect, FiberRef, Metric, MetricLabel, type Tracer } from "effect"
+import { isRedirect } from "../../internal/modelRedirect.js"
 import type * as RateLimiter from "../../resilience/RateLimiter.js"
 import * as Metrics from "../Metrics.js"
 
@@ -81,6 +82,7 @@ const PROVIDER = "gen_ai.provider.name"
 const STATUS = "http.response.status_code"
 const ERROR = "error.type"
 const TOKEN_TYPE = "gen_ai.token.type"
+const RESPONSE_MODEL = "gen_ai.response.model"
 
 const requests = series(Metrics.requests, [MODEL, OPERATION, "outcome", ERROR, STATUS])
 const durationOk = series(Metrics.operationDuration, [MODEL, OPERATION, PROVIDER])
@@ -92,6 +94,8 @@ const retries = series(Metrics.retries, [MODEL, "reason", ERROR])
 const tokens = series(Metrics.tokens, [MODEL, TOKEN_TYPE])
 const tokenUsage = series(Metrics.tokenUsage, [MODEL, OPERATION, PROVIDER, TOKEN_TYPE])
 const cost = series(Metrics.costTicks, [MODEL])
+const redirects = series(Metrics.modelRedirects, [MODEL, RESPONSE_MODEL])
+const tiers = series(Metrics.serviceTiers, [MODEL, "service_tier"])
 const limiterWait = series(Metrics.limiterWait, [MODEL])
 const queueDepth = series(Metrics.limiterQueueDepth, [MODEL])
 const inFlight = series(Metrics.limiterInFlight, [MODEL])
@@ -212,3 +216,53 @@ export const usageRecorded = (
       span?.attribute("effect_grok.usage.cost_usd_ticks", ticks)
     }
   })
+
+/** What an answer says about itself: the model that served it, the tier it was served on, its usage. */
+export interface AnswerLike {
+  readonly model?: string | null | undefined
+  readonly service_tier?: string | null | undefined
+  readonly usage?: UsageLike | null | undefined
+}
+
+/** Model pairs already warned about: a redirect is logged once per pair, counted every time. */
+const warnedRedirects = new Set<string>()
+
+const redirectWarning = (requested: string, answered: string, operation: string): Effect.Effect<void> => {
+  const pair = `${requested}\u0000${answered}`
+  if (warnedRedirects.has(pair)) return Effect.void
+  if (warnedRedirects.size >= 1024) warnedRedirects.clear()
+  warnedRedirects.add(pair)
+  return Effect.logWarning(
+    `Grok answered with model ${answered} for a request to ${requested}: a silent redirect ` +
+      "(retired model ids are served and billed as their replacement; name the model you want explicitly)"
+  ).pipe(Effect.annotateLogs({ operation, requestedModel: requested, responseModel: answered }))
+}
+
+/**
+ * Record what an answer says on the metrics and on `span` (the attempt, or a stream's call):
+ * its usage ({@link usageRecorded}); the model that answered (`gen_ai.response.model`), and a
+ * redirect when it is another model than `requested` (counted, and logged once per pair);
+ * the service tier granted.
+ */
+export const answerRecorded = (
+  requested: string,
+  operation: string,
+  answer: AnswerLike,
+  span: Tracer.Span | undefined
+): Effect.Effect<void> => {
+  const answered = answer.model ?? undefined
+  const tier = answer.service_tier ?? undefined
+  const redirectedTo = answered !== undefined && isRedirect(requested, answered) ? answered : undefined
+  const recorded = answer.usage == null && answered === undefined && tier === undefined
+    ? Effect.void
+    : record((extra) => {
+      if (answered !== undefined) span?.attribute(RESPONSE_MODEL, answered)
+      if (redirectedTo !== undefined) redirects(requested, redirectedTo).unsafeUpdate(1, extra)
+      if (tier !== undefined) {
+        tiers(requested, tier).unsafeUpdate(1, extra)
+        span?.attribute("effect_grok.response.service_tier", tier)
+      }
+    })
+  const usage = answer.usage == null ? recorded : Effect.zipRight(recorded, usageRecorded(requested, operation, answer.usage, span))
+  return redirectedTo === undefined ? usage : Effect.zipRight(usage, redirectWarning(requested, redirectedTo, operation))
+}
