@@ -27,9 +27,11 @@
 import { Clock, Context, Data, Duration, Effect, Either, FiberSet, Layer, Option, PubSub, Random, Redacted, Stream } from "effect"
 import type { Scope } from "effect"
 import * as FaultPlan from "./FaultPlan.js"
+import * as Batches from "./internal/batches.js"
 import * as Handler from "./internal/handler.js"
 import { defaultCatalog } from "./internal/models.js"
 import { serve } from "./internal/nodeServer.js"
+import { retryAfterHeaders } from "./internal/quotaHeaders.js"
 import type { Catalog } from "./internal/routes.js"
 import * as DeferredJobs from "./internal/deferred.js"
 import { routes } from "./internal/routes.js"
@@ -86,6 +88,51 @@ export interface ModelOptions {
 }
 
 /**
+ * How the simulator's Batch API (`/v1/batches`) behaves. Times are virtual (Effect's `Clock`).
+ *
+ * @since 0.1.0
+ */
+export interface BatchOptions {
+  /** Add calls allowed per `addCallWindow`, over all batches (xAI: 1000 per 30 s). One more is answered 429 with Retry-After. */
+  readonly addCallLimit?: number | undefined
+  /** Default 30 seconds. */
+  readonly addCallWindow?: Duration.DurationInput | undefined
+  /** Batches created per second (xAI: 2). One more is answered 429. */
+  readonly createPerSecond?: number | undefined
+  /** A request finishes between `min` and `max` after it was added (seeded). Default 1 to 10 seconds. */
+  readonly processing?: { readonly min: Duration.DurationInput; readonly max: Duration.DurationInput } | undefined
+  /** Share of requests that fail while they run (seeded, 0 to 1). Default 0. */
+  readonly failureRate?: number | undefined
+  /**
+   * How a failed line's error is written: `string` (`batch_result.error` is a bare string, as
+   * xAI's REST API sends it; the default), `status` (`{code, message}`, the gRPC form), or
+   * `error_message` (a top-level field, as xAI's JavaScript example reads it).
+   */
+  readonly errorForm?: "string" | "status" | "error_message" | undefined
+  /** Models batch accepts; an add call naming another is refused whole (400). Default grok-4.3 and the grok-4.20 models. */
+  readonly models?: ReadonlyArray<string> | undefined
+  /** Requests due within this long after a cancel still land as succeeded (the counters go backwards). Default 20 seconds. */
+  readonly cancelRace?: Duration.DurationInput | undefined
+  /** A batch's results can be read until it expires. Default 30 days. */
+  readonly expireAfter?: Duration.DurationInput | undefined
+}
+
+/**
+ * A batch on the simulator, as tests see it.
+ *
+ * @since 0.1.0
+ */
+export interface BatchSummary {
+  readonly batchId: string
+  readonly name: string
+  /** Requests in the batch. */
+  readonly requests: number
+  /** Items received in accepted add calls: more than `requests` when a request was sent again. */
+  readonly itemsSubmitted: number
+  readonly cancelled: boolean
+}
+
+/**
  * @since 0.1.0
  */
 export interface SimulatorOptions {
@@ -133,6 +180,8 @@ export interface SimulatorOptions {
    * Default 2 seconds.
    */
   readonly deferredDelay?: Duration.DurationInput | undefined
+  /** The Batch API's limits, timing and failures. */
+  readonly batch?: BatchOptions | undefined
 }
 
 /**
@@ -217,6 +266,8 @@ export interface Service {
    * fault plan and quotas, no deferred completions, and time windows measured from now.
    */
   readonly reset: Effect.Effect<void>
+  /** The batches created since start or `reset`, oldest first. */
+  readonly batches: Effect.Effect<ReadonlyArray<BatchSummary>>
 }
 
 /**
@@ -268,6 +319,50 @@ const latencyMillis = (input: Duration.DurationInput | undefined): Either.Either
     : Either.left(new SimulatorStartError({ message: `Invalid latency: ${String(input)}` }))
 }
 
+const durationMillis = (label: string, input: Duration.DurationInput | undefined, fallback: number): Either.Either<number, SimulatorStartError> => {
+  if (input === undefined) return Either.right(fallback)
+  const millis = Option.map(Duration.decodeUnknown(input), Duration.toMillis)
+  return Option.isSome(millis) && Number.isFinite(millis.value) && millis.value >= 0
+    ? Either.right(millis.value)
+    : Either.left(new SimulatorStartError({ message: `Invalid ${label}: ${String(input)}` }))
+}
+
+const positiveInt = (label: string, value: number | undefined, fallback: number): Either.Either<number, SimulatorStartError> =>
+  value === undefined
+    ? Either.right(fallback)
+    : Number.isInteger(value) && value > 0
+    ? Either.right(value)
+    : Either.left(new SimulatorStartError({ message: `Invalid ${label}: ${value} (a whole number above 0)` }))
+
+const batchSettings = (options: BatchOptions, retryAfter: RetryAfterMode): Either.Either<Batches.Settings, SimulatorStartError> =>
+  Either.gen(function*() {
+    const d = Batches.defaults
+    const minProcessingMillis = yield* durationMillis("batch.processing.min", options.processing?.min, d.minProcessingMillis)
+    const maxProcessingMillis = yield* durationMillis("batch.processing.max", options.processing?.max, d.maxProcessingMillis)
+    if (maxProcessingMillis < minProcessingMillis) {
+      return yield* Either.left(new SimulatorStartError({ message: "Invalid batch.processing: max is below min" }))
+    }
+    const failureRate = options.failureRate ?? 0
+    if (!(failureRate >= 0 && failureRate <= 1)) {
+      return yield* Either.left(new SimulatorStartError({ message: `Invalid batch.failureRate: ${failureRate} (0 to 1)` }))
+    }
+    const addCallWindowMillis = yield* durationMillis("batch.addCallWindow", options.addCallWindow, d.addCallWindowMillis)
+    if (addCallWindowMillis <= 0) return yield* Either.left(new SimulatorStartError({ message: "Invalid batch.addCallWindow: 0" }))
+    return {
+      addCallLimit: yield* positiveInt("batch.addCallLimit", options.addCallLimit, d.addCallLimit),
+      addCallWindowMillis,
+      createPerSecond: yield* positiveInt("batch.createPerSecond", options.createPerSecond, d.createPerSecond),
+      minProcessingMillis,
+      maxProcessingMillis,
+      failureRate,
+      errorForm: options.errorForm ?? "string",
+      models: new Set(options.models ?? Batches.DEFAULT_MODELS),
+      cancelRaceMillis: yield* durationMillis("batch.cancelRace", options.cancelRace, d.cancelRaceMillis),
+      expireAfterMillis: yield* durationMillis("batch.expireAfter", options.expireAfter, d.expireAfterMillis),
+      retryAfter: (waitMillis, nowMillis) => retryAfterHeaders(retryAfter, waitMillis, nowMillis)
+    }
+  })
+
 const validateQuota = (label: string, quota: Quota.Quota | undefined) =>
   quota === undefined ? Either.right(undefined) : Quota.validate(quota, label)
 
@@ -308,6 +403,7 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, Sim
       if (modelQuota !== undefined) modelQuotas.set(model, modelQuota)
     }
     const seed = options.seed === undefined ? String(yield* Random.nextInt) : String(options.seed)
+    const batches = Batches.make(yield* batchSettings(options.batch ?? {}, options.retryAfter ?? "seconds"))
     const deferred = DeferredJobs.make(
       yield* Either.mapLeft(DeferredJobs.delayMillis(options.deferredDelay), (message) => new SimulatorStartError({ message }))
     )
@@ -332,7 +428,7 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, Sim
         latencyMillis: latency,
         seed,
         catalog: makeCatalog(models, options.redirects ?? {}),
-        routes,
+        routes: [...routes, ...batches.routes],
         deferred
       },
       state,
@@ -364,7 +460,9 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, Sim
         Effect.sync(() => {
           state.reset(now)
           deferred.clear()
-        }))
+          batches.clear()
+        })),
+      batches: Effect.sync(() => batches.summaries())
     } satisfies Service
   })
 

@@ -6,44 +6,13 @@
  *
  * @internal
  */
-import { Effect, Schema } from "effect"
+import { Effect } from "effect"
 import type { Usage } from "../Simulator.js"
-import { type Completion, complete, grantedTier, type Message, wireUsage } from "./completions.js"
+import { type Completion, complete, grantedTier, wireUsage } from "./completions.js"
 import { uuid } from "./ids.js"
 import * as Reply from "./reply.js"
+import { messagesOf, ResponsesRequest } from "./responsesRequest.js"
 import { decodeBody, type Route } from "./routes.js"
-
-const PositiveInt = Schema.Int.pipe(Schema.positive())
-
-const InputItem = Schema.Struct({
-  type: Schema.optional(Schema.NullOr(Schema.String)),
-  role: Schema.optional(Schema.NullOr(Schema.String)),
-  content: Schema.optional(Schema.Unknown)
-})
-
-const ResponsesRequest = Schema.Struct({
-  model: Schema.String.pipe(Schema.nonEmptyString()),
-  input: Schema.Union(Schema.String, Schema.Array(InputItem).pipe(Schema.minItems(1))),
-  instructions: Schema.optional(Schema.NullOr(Schema.String)),
-  max_output_tokens: Schema.optional(Schema.NullOr(PositiveInt)),
-  stream: Schema.optional(Schema.NullOr(Schema.Boolean)),
-  previous_response_id: Schema.optional(Schema.NullOr(Schema.String)),
-  service_tier: Schema.optional(Schema.NullOr(Schema.String))
-})
-
-type ResponsesRequest = typeof ResponsesRequest.Type
-
-/** The conversation as chat messages: instructions as a system message, then every input item with a role. */
-const messagesOf = (request: ResponsesRequest): ReadonlyArray<Message> => {
-  const instructions: ReadonlyArray<Message> = request.instructions == null
-    ? []
-    : [{ role: "system", content: request.instructions }]
-  if (typeof request.input === "string") return [...instructions, { role: "user", content: request.input }]
-  return [
-    ...instructions,
-    ...request.input.flatMap((item) => (item.role == null ? [] : [{ role: item.role, content: item.content }]))
-  ]
-}
 
 /** Responses usage: reasoning tokens are inside `output_tokens`, and `total = input + output`. */
 const responsesUsage = (usage: Usage) => ({

@@ -36,6 +36,8 @@ export interface Catalog {
 
 export interface RouteContext {
   readonly params: Readonly<Record<string, string>>
+  /** The query string's parameters. */
+  readonly query: URLSearchParams
   readonly body: Body
   /** The instant the answer is computed (after any injected latency), from `Clock`. */
   readonly nowMillis: number
