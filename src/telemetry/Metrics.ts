@@ -182,6 +182,28 @@ export const serviceTiers = Metric.counter("effect_grok.service_tier", {
 })
 
 /**
+ * Calls to xAI's Batch API, retries included, by `operation` (`create`, `list`, `get`, `add`,
+ * `requests`, `results`, `cancel`) and `http.response.status_code` (`none` without an answer).
+ * Add calls refused for the add-call limit show as `add` with status `429`.
+ *
+ * @since 0.1.0
+ */
+export const batchCalls = Metric.counter("effect_grok.batch.calls", {
+  description: "Calls to the Batch API (retries included), by operation and status",
+  incremental: true
+})
+
+/**
+ * Batch results read, one per request, by `outcome` (`succeeded`, `failed`, `cancelled`).
+ *
+ * @since 0.1.0
+ */
+export const batchResults = Metric.counter("effect_grok.batch.results", {
+  description: "Batch results read, by outcome",
+  incremental: true
+})
+
+/**
  * Time an attempt waited for its rate-limiter permit, in seconds, by `gen_ai.request.model`.
  *
  * @since 0.1.0

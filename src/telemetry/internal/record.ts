@@ -96,6 +96,8 @@ const tokenUsage = series(Metrics.tokenUsage, [MODEL, OPERATION, PROVIDER, TOKEN
 const cost = series(Metrics.costTicks, [MODEL])
 const redirects = series(Metrics.modelRedirects, [MODEL, RESPONSE_MODEL])
 const tiers = series(Metrics.serviceTiers, [MODEL, "service_tier"])
+const batchCalls = series(Metrics.batchCalls, ["operation", STATUS])
+const batchResults = series(Metrics.batchResults, ["outcome"])
 const limiterWait = series(Metrics.limiterWait, [MODEL])
 const queueDepth = series(Metrics.limiterQueueDepth, [MODEL])
 const inFlight = series(Metrics.limiterInFlight, [MODEL])
@@ -266,3 +268,11 @@ export const answerRecorded = (
   const usage = answer.usage == null ? recorded : Effect.zipRight(recorded, usageRecorded(requested, operation, answer.usage, span))
   return redirectedTo === undefined ? usage : Effect.zipRight(usage, redirectWarning(requested, redirectedTo, operation))
 }
+
+/** A call to the Batch API got its answer (`null`: none arrived). */
+export const batchCallEnded = (operation: string, status: number | null): Effect.Effect<void> =>
+  record((extra) => batchCalls(operation, statusLabel(status)).unsafeUpdate(1, extra))
+
+/** A batch result was read. */
+export const batchResultRead = (outcome: string): Effect.Effect<void> =>
+  record((extra) => batchResults(outcome).unsafeUpdate(1, extra))
