@@ -230,7 +230,7 @@ const sampleLimiter = (ctx: ClientContext, key: string, model: string) =>
 const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
 /** `f` of whether spans made now would reach a tracer the application installed. */
-const tracing = <A, E, R>(
+export const tracing = <A, E, R>(
   f: (on: boolean) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> => Effect.withFiberRuntime((fiber) => f(traces(fiber)))
 

@@ -165,19 +165,19 @@ export const countersOf = (batch: Batch): Counters => ({
 })
 
 /**
- * When a date or timestamp as xAI sends it (`2026-09-27`, an ISO timestamp, epoch seconds or
- * `{seconds}`) ends, in epoch milliseconds: a date ends at the end of its day (UTC).
+ * A date or timestamp as xAI sends it (`2026-09-27`, an ISO timestamp, epoch seconds or
+ * `{seconds}`) as the epoch milliseconds it starts and ends at: a date spans its day (UTC).
  */
-const endOf = (time: unknown): number | undefined => {
-  if (typeof time === "number") return time * 1000
+const spanOf = (time: unknown): { readonly from: number; readonly to: number } | undefined => {
+  if (typeof time === "number") return { from: time * 1000, to: time * 1000 }
   if (typeof time === "object" && time !== null && "seconds" in time) {
     const seconds = Number((time as { readonly seconds: unknown }).seconds)
-    return Number.isFinite(seconds) ? seconds * 1000 : undefined
+    return Number.isFinite(seconds) ? { from: seconds * 1000, to: seconds * 1000 } : undefined
   }
   if (typeof time !== "string") return undefined
   const millis = Date.parse(time)
   if (!Number.isFinite(millis)) return undefined
-  return /^\d{4}-\d{2}-\d{2}$/.test(time) ? millis + 86_400_000 : millis
+  return { from: millis, to: /^\d{4}-\d{2}-\d{2}$/.test(time) ? millis + 86_400_000 : millis }
 }
 
 /**
@@ -195,8 +195,20 @@ export const isCancelled = (batch: Batch): boolean => batch.cancel_time != null 
  * @category predicates
  */
 export const isExpired = (batch: Batch, nowMillis: number): boolean => {
-  const end = endOf(batch.expire_time)
-  return end !== undefined && nowMillis >= end
+  const expiry = spanOf(batch.expire_time)
+  return expiry !== undefined && nowMillis >= expiry.to
+}
+
+/**
+ * Whether the batch may have expired at `nowMillis`: over REST its expiry is a date, and the
+ * batch expires at some time of that day.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const mayHaveExpired = (batch: Batch, nowMillis: number): boolean => {
+  const expiry = spanOf(batch.expire_time)
+  return expiry !== undefined && nowMillis >= expiry.from
 }
 
 /**

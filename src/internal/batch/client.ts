@@ -145,7 +145,7 @@ export const make = (ctx: Http.Context): GrokBatch.Service => {
     throttled: number
   }
 
-  /** One add call's requests, sent until admitted; the number admitted (fewer when some turned out to be there already). */
+  /** One add call's requests, sent until every one is admitted; their number. */
   const addCall = (batchId: string, call: ReadonlyArray<Requests.Encoded>, policy: RetryPolicy.RetryPolicy, stats: AddStats) => {
     let pending = call
     let ambiguous = false
@@ -155,12 +155,13 @@ export const make = (ctx: Http.Context): GrokBatch.Service => {
         pending = pending.filter((request) => !present.has(request.batchRequestId))
         ambiguous = false
       }
-      if (pending.length === 0) return 0
+      if (pending.length === 0) return call.length
       const sending = pending
       stats.addCalls++
       const body = { batch_requests: sending.map((request) => request.item) }
       return yield* Http.attempt(ctx, "add", HttpClientRequest.post(`${path(batchId)}/requests`).pipe(HttpClientRequest.bodyUnsafeJson(body)), Http.ignoreBody).pipe(
-        Effect.as(sending.length),
+        // Those no longer pending were admitted by an earlier attempt of this call.
+        Effect.as(call.length),
         Effect.mapError((error): BatchError => {
           if (error._tag === "RateLimited") stats.throttled++
           if (Http.isAmbiguous(error)) ambiguous = true
@@ -307,7 +308,7 @@ export const make = (ctx: Http.Context): GrokBatch.Service => {
           if (Option.isNone(next)) return yield* Effect.fail(incomplete("poll-ended", "the poll schedule ended before the batch finished"))
         }
         looked = true
-        const current = yield* get(batchId)
+        const current = yield* expiredIf404(get(batchId))
         batch = current
         if (options?.onProgress !== undefined) yield* options.onProgress(current)
         const now = yield* Clock.currentTimeMillis
@@ -327,8 +328,16 @@ export const make = (ctx: Http.Context): GrokBatch.Service => {
         return Chunk.empty()
       })
 
+      /** A batch that answers 404 on the day it expires has expired. */
+      const expiredIf404 = <A>(effect: Effect.Effect<A, GrokError.GrokError>): Effect.Effect<A, BatchError> =>
+        Effect.catchTag(effect, "NotFound", (error) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<A, BatchError> =>
+            batch !== undefined && Batch.mayHaveExpired(batch, now)
+              ? Effect.fail(incomplete("expired", `the batch expired (${String(batch.expire_time)}): its results can no longer be read`))
+              : Effect.fail(error)))
+
       const page: Effect.Effect<Chunk.Chunk<GrokBatch.Outcome>, BatchError> = Effect.gen(function*() {
-        const read = yield* resultsPage(batchId, token, pageSize)
+        const read = yield* expiredIf404(resultsPage(batchId, token, pageSize))
         const out: Array<GrokBatch.Outcome> = []
         for (const line of read.results) {
           const key = line.batch_request_id

@@ -19,7 +19,7 @@ import type { GrokConfig } from "../../GrokConfig.js"
 import * as GrokError from "../../GrokError.js"
 import * as RetryPolicy from "../../resilience/RetryPolicy.js"
 import * as Record from "../../telemetry/internal/record.js"
-import { decodeError, errorOf, fromHttpError, readJsonBody } from "../pipeline.js"
+import { decodeError, errorOf, fromHttpError, readJsonBody, tracing } from "../pipeline.js"
 
 /** What the batch client needs, resolved once when it is built. */
 export interface Context {
@@ -82,10 +82,9 @@ export const attempt = <A>(
   const bounded = Duration.isFinite(timeout)
     ? Effect.timeoutFail(exchange, { duration: timeout, onTimeout: () => attemptTimedOut(timeout) })
     : exchange
-  return bounded.pipe(
-    Effect.onExit(() => Record.batchCallEnded(operation, status)),
-    Effect.withSpan(`effect_grok.batch.${operation}`, { kind: "client", captureStackTrace: false })
-  )
+  const counted = Effect.onExit(bounded, () => Record.batchCallEnded(operation, status))
+  // A span only when a tracer is installed, as for calls (docs/observability.md).
+  return tracing((on) => on ? Effect.withSpan(counted, `effect_grok.batch.${operation}`, { kind: "client", captureStackTrace: false }) : counted)
 }
 
 /**
