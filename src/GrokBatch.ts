@@ -184,7 +184,7 @@ export interface ResultsOptions {
   readonly poll?: Schedule.Schedule<unknown, void> | undefined
   /** Results per page (1 to 1000). Default 1000. */
   readonly pageSize?: number | undefined
-  /** Told each time the batch is looked at: its counters. */
+  /** Told each time the batch is looked at (by `run`, also when it was found or created): its counters. */
   readonly onProgress?: ((batch: Batch.Batch) => Effect.Effect<void>) | undefined
   /**
    * After a cancel, how long to keep reading for requests that were in flight and may still

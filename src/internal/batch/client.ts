@@ -370,6 +370,7 @@ export const make = (ctx: Http.Context): GrokBatch.Service => {
       const encoded = yield* encode(job.requests)
       if (encoded.length === 0) return Stream.empty
       const { batch, resumed } = yield* openBatch(job.name)
+      if (options?.onProgress !== undefined) yield* options.onProgress(batch)
       if (options?.cancelOnInterrupt === true) {
         yield* Effect.addFinalizer((exit) => Exit.isInterrupted(exit) ? Effect.ignore(cancel(batch.batch_id)) : Effect.void)
       }
