@@ -29,7 +29,7 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { type Config, type ConfigError, Context, type Duration, Effect, Either, Layer, Option, type Schedule, Schema, Stream } from "effect"
+import { type Config, type ConfigError, Context, type Duration, Effect, Layer, Option, type Schedule, Schema, type Stream } from "effect"
 import * as ApiKeyProvider from "./ApiKeyProvider.js"
 import type * as BatchError from "./BatchError.js"
 import type * as GrokClient from "./GrokClient.js"
@@ -329,7 +329,7 @@ export const make = (config: GrokConfig.GrokConfig): Effect.Effect<Service, neve
  * @category layers
  */
 export const layer = (input: GrokConfig.GrokConfigInput): Layer.Layer<GrokBatch, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(GrokBatch, Effect.flatMap(Either.match(GrokConfig.make(input), { onLeft: Effect.fail, onRight: Effect.succeed }), make))
+  Layer.effect(GrokBatch, Effect.flatMap(GrokConfig.make(input), make))
 
 /**
  * Read the settings from `Config` (by default the environment: `XAI_API_KEY`, `XAI_BASE_URL`,

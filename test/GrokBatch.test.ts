@@ -115,6 +115,14 @@ describe("GrokBatch: adding", () => {
       ])
     })))
 
+  it.effect("an add answered 200 with an empty body (xAI does not document the body) is admitted", () =>
+    loopback(Effect.gen(function*() {
+      const { batches, driven, sim } = yield* setup()
+      const batch = yield* driven(batches.create("empty-answer"))
+      yield* sim.setFaults([{ path: `/v1/batches/${batch.batch_id}/requests`, nth: [(yield* sim.requestCount) + 2], fault: { kind: "status", status: 200, body: "" } }])
+      expect(yield* driven(batches.add(batch.batch_id, [ask("a")]))).toMatchObject({ added: 1, addCalls: 1 })
+    })))
+
   it.effect("a create whose answer was lost is looked for before it is sent again: one batch", () =>
     loopback(Effect.gen(function*() {
       const { batches, driven, sim } = yield* setup({ faults: [{ path: "/v1/batches", nth: [2], fault: { kind: "dropStream", afterChunks: 0 } }] })

@@ -62,16 +62,30 @@ export const attempt = <A>(
   operation: Operation,
   request: HttpClientRequest.HttpClientRequest,
   read: (json: unknown) => Either.Either<A, GrokError.GrokError>
+): Effect.Effect<A, GrokError.GrokError> =>
+  Effect.suspend(() => {
+    // This attempt's status, for its metric (an attempt that got no answer has none).
+    let status: number | null = null
+    return once(ctx, operation, request, read, (received) => {
+      status = received
+    }).pipe(Effect.onExit(() => Record.batchCallEnded(operation, status)))
+  })
+
+const once = <A>(
+  ctx: Context,
+  operation: Operation,
+  request: HttpClientRequest.HttpClientRequest,
+  read: (json: unknown) => Either.Either<A, GrokError.GrokError>,
+  answered: (status: number) => void
 ): Effect.Effect<A, GrokError.GrokError> => {
-  let status: number | null = null
   const exchange = Effect.flatMap(ctx.keys.current, (key) =>
     ctx.http.execute(HttpRequest.bearerToken(request, Redacted.value(key))).pipe(
       Effect.mapError(fromHttpError),
       Effect.flatMap((response) => {
-        status = response.status
+        answered(response.status)
         if (response.status >= 200 && response.status < 300) {
-          // An empty 2xx body (an add call may answer nothing) is read as `{}`.
-          return response.status === 204
+          // An empty 2xx body (xAI does not document what an add call answers) is read as `{}`.
+          return response.status === 204 || response.headers["content-length"] === "0"
             ? Effect.flatMap(Effect.ignore(response.text), () => read({}))
             : Effect.flatMap(readJsonBody(response), read)
         }
@@ -82,9 +96,8 @@ export const attempt = <A>(
   const bounded = Duration.isFinite(timeout)
     ? Effect.timeoutFail(exchange, { duration: timeout, onTimeout: () => attemptTimedOut(timeout) })
     : exchange
-  const counted = Effect.onExit(bounded, () => Record.batchCallEnded(operation, status))
   // A span only when a tracer is installed, as for calls (docs/observability.md).
-  return tracing((on) => on ? Effect.withSpan(counted, `effect_grok.batch.${operation}`, { kind: "client", captureStackTrace: false }) : counted)
+  return tracing((on) => on ? Effect.withSpan(bounded, `effect_grok.batch.${operation}`, { kind: "client", captureStackTrace: false }) : bounded)
 }
 
 /**
