@@ -173,51 +173,53 @@ const count = (value: number | null | undefined): number | undefined =>
   value == null || !Number.isFinite(value) || value < 0 ? undefined : value
 
 /**
- * Record a response's usage on the metrics and on `span` (the attempt, or a stream's call).
- * xAI counts reasoning apart from `completion_tokens`; the GenAI conventions count it as
- * output, so `gen_ai.usage.output_tokens` and the `output` token histogram add the two.
+ * A response's usage on the metrics and on `span` (the attempt, or a stream's call). xAI
+ * counts reasoning apart from `completion_tokens`; the GenAI conventions count it as output,
+ * so `gen_ai.usage.output_tokens` and the `output` token histogram add the two.
  */
+const updateUsage = (model: string, operation: string, usage: UsageLike, span: Tracer.Span | undefined, extra: Labels): void => {
+  const input = count(usage.prompt_tokens)
+  const completion = count(usage.completion_tokens)
+  const reasoning = count(usage.completion_tokens_details?.reasoning_tokens)
+  const cached = count(usage.prompt_tokens_details?.cached_tokens)
+  const total = count(usage.total_tokens)
+  const ticks = count(usage.cost_in_usd_ticks)
+  const output = completion === undefined && reasoning === undefined ? undefined : (completion ?? 0) + (reasoning ?? 0)
+  if (input !== undefined) {
+    tokens(model, "input").unsafeUpdate(input, extra)
+    tokenUsage(model, operation, provider, "input").unsafeUpdate(input, extra)
+    span?.attribute("gen_ai.usage.input_tokens", input)
+  }
+  if (completion !== undefined) tokens(model, "output").unsafeUpdate(completion, extra)
+  if (output !== undefined) {
+    tokenUsage(model, operation, provider, "output").unsafeUpdate(output, extra)
+    span?.attribute("gen_ai.usage.output_tokens", output)
+  }
+  if (reasoning !== undefined) {
+    tokens(model, "reasoning").unsafeUpdate(reasoning, extra)
+    span?.attribute("gen_ai.usage.reasoning.output_tokens", reasoning)
+  }
+  if (cached !== undefined) {
+    tokens(model, "cached").unsafeUpdate(cached, extra)
+    span?.attribute("gen_ai.usage.cache_read.input_tokens", cached)
+  }
+  if (total !== undefined) {
+    tokens(model, "total").unsafeUpdate(total, extra)
+    span?.attribute("effect_grok.usage.total_tokens", total)
+  }
+  if (ticks !== undefined) {
+    cost(model).unsafeUpdate(ticks, extra)
+    span?.attribute("effect_grok.usage.cost_usd_ticks", ticks)
+  }
+}
+
+/** Record a response's usage alone (see {@link answerRecorded} for a whole answer). */
 export const usageRecorded = (
   model: string,
   operation: string,
   usage: UsageLike,
   span: Tracer.Span | undefined
-): Effect.Effect<void> =>
-  record((extra) => {
-    const input = count(usage.prompt_tokens)
-    const completion = count(usage.completion_tokens)
-    const reasoning = count(usage.completion_tokens_details?.reasoning_tokens)
-    const cached = count(usage.prompt_tokens_details?.cached_tokens)
-    const total = count(usage.total_tokens)
-    const ticks = count(usage.cost_in_usd_ticks)
-    const output = completion === undefined && reasoning === undefined ? undefined : (completion ?? 0) + (reasoning ?? 0)
-    if (input !== undefined) {
-      tokens(model, "input").unsafeUpdate(input, extra)
-      tokenUsage(model, operation, provider, "input").unsafeUpdate(input, extra)
-      span?.attribute("gen_ai.usage.input_tokens", input)
-    }
-    if (completion !== undefined) tokens(model, "output").unsafeUpdate(completion, extra)
-    if (output !== undefined) {
-      tokenUsage(model, operation, provider, "output").unsafeUpdate(output, extra)
-      span?.attribute("gen_ai.usage.output_tokens", output)
-    }
-    if (reasoning !== undefined) {
-      tokens(model, "reasoning").unsafeUpdate(reasoning, extra)
-      span?.attribute("gen_ai.usage.reasoning.output_tokens", reasoning)
-    }
-    if (cached !== undefined) {
-      tokens(model, "cached").unsafeUpdate(cached, extra)
-      span?.attribute("gen_ai.usage.cache_read.input_tokens", cached)
-    }
-    if (total !== undefined) {
-      tokens(model, "total").unsafeUpdate(total, extra)
-      span?.attribute("effect_grok.usage.total_tokens", total)
-    }
-    if (ticks !== undefined) {
-      cost(model).unsafeUpdate(ticks, extra)
-      span?.attribute("effect_grok.usage.cost_usd_ticks", ticks)
-    }
-  })
+): Effect.Effect<void> => record((extra) => updateUsage(model, operation, usage, span, extra))
 
 /** What an answer says about itself: the model that served it, the tier it was served on, its usage. */
 export interface AnswerLike {
@@ -241,10 +243,10 @@ const redirectWarning = (requested: string, answered: string, operation: string)
 }
 
 /**
- * Record what an answer says on the metrics and on `span` (the attempt, or a stream's call):
- * its usage ({@link usageRecorded}); the model that answered (`gen_ai.response.model`), and a
- * redirect when it is another model than `requested` (counted, and logged once per pair);
- * the service tier granted.
+ * Record what an answer says on the metrics and on `span` (the attempt, or a stream's call),
+ * in one step: its usage (tokens, cost); the model that answered (`gen_ai.response.model`),
+ * and a redirect when it is another model than `requested` (counted, and logged once per
+ * pair); the service tier granted.
  */
 export const answerRecorded = (
   requested: string,
@@ -254,19 +256,18 @@ export const answerRecorded = (
 ): Effect.Effect<void> => {
   const answered = answer.model ?? undefined
   const tier = answer.service_tier ?? undefined
+  const usage = answer.usage ?? undefined
   const redirectedTo = answered !== undefined && isRedirect(requested, answered) ? answered : undefined
-  const recorded = answer.usage == null && answered === undefined && tier === undefined
-    ? Effect.void
-    : record((extra) => {
-      if (answered !== undefined) span?.attribute(RESPONSE_MODEL, answered)
-      if (redirectedTo !== undefined) redirects(requested, redirectedTo).unsafeUpdate(1, extra)
-      if (tier !== undefined) {
-        tiers(requested, tier).unsafeUpdate(1, extra)
-        span?.attribute("effect_grok.response.service_tier", tier)
-      }
-    })
-  const usage = answer.usage == null ? recorded : Effect.zipRight(recorded, usageRecorded(requested, operation, answer.usage, span))
-  return redirectedTo === undefined ? usage : Effect.zipRight(usage, redirectWarning(requested, redirectedTo, operation))
+  const recorded = record((extra) => {
+    if (usage !== undefined) updateUsage(requested, operation, usage, span, extra)
+    if (answered !== undefined) span?.attribute(RESPONSE_MODEL, answered)
+    if (redirectedTo !== undefined) redirects(requested, redirectedTo).unsafeUpdate(1, extra)
+    if (tier !== undefined) {
+      tiers(requested, tier).unsafeUpdate(1, extra)
+      span?.attribute("effect_grok.response.service_tier", tier)
+    }
+  })
+  return redirectedTo === undefined ? recorded : Effect.zipRight(recorded, redirectWarning(requested, redirectedTo, operation))
 }
 
 /** A call to the Batch API got its answer (`null`: none arrived). */
