@@ -11,7 +11,7 @@
  * Each carries `message`, `status` and `retryable`, as a `GrokError` does, so one handler
  * (and the retry policy) reads them all alike.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import { Data } from "effect"
 import type * as GrokError from "./GrokError.js"
@@ -19,7 +19,7 @@ import type * as GrokError from "./GrokError.js"
 /**
  * One request of a job that cannot be sent, and why.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface RequestIssue {
@@ -35,7 +35,7 @@ export interface RequestIssue {
  * |---|---|---|
  * | client: an empty or duplicate id, a body its schema refuses, `stream` or `deferred` set, a request over 25 MB | no | the same job fails the same way |
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class BatchInvalidRequest extends Data.TaggedError("BatchInvalidRequest")<{
@@ -56,7 +56,7 @@ export class BatchInvalidRequest extends Data.TaggedError("BatchInvalidRequest")
  * `id` and `batchRequestId` name the offending request when the server's message names it
  * (or names its model); `rejected` lists every request of the refused call.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class BatchAddRejected extends Data.TaggedError("BatchAddRejected")<{
@@ -76,7 +76,7 @@ export class BatchAddRejected extends Data.TaggedError("BatchAddRejected")<{
 /**
  * Why results stopped before every request had one.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type IncompleteReason = "cancelled" | "expired" | "finished" | "poll-ended"
@@ -88,7 +88,7 @@ export type IncompleteReason = "cancelled" | "expired" | "finished" | "poll-ende
  * |---|---|---|
  * | client: the batch was cancelled (after the grace for requests in flight), expired, or finished without them; or the poll schedule ended first | no | run the job again: an ended batch is not resumed, and the missing requests go to a new one |
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class BatchIncomplete extends Data.TaggedError("BatchIncomplete")<{
@@ -104,7 +104,7 @@ export class BatchIncomplete extends Data.TaggedError("BatchIncomplete")<{
 /**
  * Every way a batch job can fail.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type BatchError = GrokError.GrokError | BatchInvalidRequest | BatchAddRejected | BatchIncomplete

@@ -23,6 +23,7 @@ import { Clock, Context, Effect, ExecutionPlan, Layer, Schedule, Stream } from "
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as GrokClient from "./GrokClient.js"
 import * as GrokError from "./GrokError.js"
+import * as Logging from "./Logging.js"
 import * as CircuitBreaker from "./resilience/CircuitBreaker.js"
 import * as RetryPolicy from "./resilience/RetryPolicy.js"
 import type * as Chat from "./schema/Chat.js"
@@ -135,8 +136,7 @@ export const run = <A, R, B = never, E2 = never, R2 = never>(
       call(step).pipe(
         Effect.tapError((error) =>
           Effect.sync(() => failed.push({ model: step.model, error })).pipe(
-            Effect.zipRight(Effect.logInfo("fallback step failed")),
-            Effect.annotateLogs({ model: step.model, step: step.index, error: error._tag })
+            Effect.zipRight(Logging.log("fallback step failed", { model: step.model, step: step.index, error: error._tag }))
           )
         ),
         Effect.map((value): Answer<A | B> => ({ value, model: step.model, failed }))

@@ -9,7 +9,7 @@
  *   // Creates the batch (or finds it again after a crash), adds what it lacks, and streams
  *   // the results as they arrive: one outcome per request, matched by the caller's id.
  *   yield* batches.run(job).pipe(Stream.runForEach((outcome) => save(outcome)))
- * }).pipe(Effect.provide(GrokBatch.layerConfigNode()))
+ * }).pipe(Effect.provide(NodeGrokBatch.layerConfig())) // from "effect-grok/node"; or GrokBatch.layerConfig() on any HttpClient
  * ```
  *
  * - **Idempotent and resumable.** A request's `batch_request_id` is derived from the caller's
@@ -25,10 +25,9 @@
  * - **Interrupting the caller never cancels the server-side work**, unless `cancelOnInterrupt`
  *   asks for it: the batch keeps running and the next run picks it up.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { type Config, type ConfigError, Context, type Duration, Effect, Layer, Option, type Schedule, Schema, type Stream } from "effect"
 import * as ApiKeyProvider from "./ApiKeyProvider.js"
 import type * as BatchError from "./BatchError.js"
@@ -46,7 +45,7 @@ import * as Chat from "./schema/Chat.js"
  * endpoint, whose `model` defaults to the client's. The id's `batch_request_id` is
  * {@link batchRequestId}.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type BatchRequest =
@@ -56,7 +55,7 @@ export type BatchRequest =
 /**
  * A batch job: its requests, and the name its batch is found by when the job runs again.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Job {
@@ -73,7 +72,7 @@ export interface Job {
  * A request that succeeded: the endpoint that answered (`chat_get_completion` for chat and,
  * as xAI runs them, for Responses requests too) and its answer as sent.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Succeeded {
@@ -90,7 +89,7 @@ export interface Succeeded {
  * A request that failed while the batch ran (its error read from whichever form the server
  * used: a bare string, `{code, message}`, or `error_message`).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Failed {
@@ -105,7 +104,7 @@ export interface Failed {
 /**
  * A request the batch's cancellation (or expiry) stopped before it ran.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Cancelled {
@@ -118,7 +117,7 @@ export interface Cancelled {
 /**
  * What became of one request: exactly one per request.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type Outcome = Succeeded | Failed | Cancelled
@@ -126,7 +125,7 @@ export type Outcome = Succeeded | Failed | Cancelled
 /**
  * What adding did.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface AddSummary {
@@ -143,7 +142,7 @@ export interface AddSummary {
 /**
  * What submitting a job did: its batch, found again or created, and what was added.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Submitted extends AddSummary {
@@ -155,7 +154,7 @@ export interface Submitted extends AddSummary {
 /**
  * Options of {@link Service.add}.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface AddOptions {
@@ -172,7 +171,7 @@ export interface AddOptions {
 /**
  * Options of {@link Service.results}.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface ResultsOptions {
@@ -196,7 +195,7 @@ export interface ResultsOptions {
 /**
  * Options of {@link Service.run}.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface RunOptions extends AddOptions, ResultsOptions {
@@ -205,7 +204,7 @@ export interface RunOptions extends AddOptions, ResultsOptions {
 }
 
 /**
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Service {
@@ -245,7 +244,7 @@ export interface Service {
 }
 
 /**
- * @since 0.1.0
+ * @since 0.2.0
  * @category tags
  */
 export class GrokBatch extends Context.Tag("effect-grok/GrokBatch")<GrokBatch, Service>() {}
@@ -254,7 +253,7 @@ export class GrokBatch extends Context.Tag("effect-grok/GrokBatch")<GrokBatch, S
  * Requests per add call by default: progress is saved in small steps (an interrupted run
  * loses at most one call's worth of certainty), and a call refused whole refuses few.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  */
 export const defaultMaxRequestsPerAdd = 100
@@ -263,7 +262,7 @@ export const defaultMaxRequestsPerAdd = 100
  * Bytes per add call by default: well under the 25 MB that xAI takes per request (earlier
  * docs said per add call).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  */
 export const defaultMaxBytesPerAdd = 10 * 1024 * 1024
@@ -272,7 +271,7 @@ export const defaultMaxBytesPerAdd = 10 * 1024 * 1024
  * Retries of one add call by default: up to 8, 1 s doubling to 30 s with full jitter, never
  * sooner than the server's Retry-After (up to 2 minutes; xAI's add-call window is 30 s).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  */
 export const defaultAddRetry: RetryPolicy.RetryPolicy = Client.defaultAddRetry
@@ -281,7 +280,7 @@ export const defaultAddRetry: RetryPolicy.RetryPolicy = Client.defaultAddRetry
  * Polling by default: after 1 s, 1.5 times longer each time up to once a minute, for ever
  * (a batch may take up to 24 hours; it ends by finishing, a cancel or its expiry).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  */
 export const defaultPoll: Schedule.Schedule<unknown, void> = Client.defaultPoll
@@ -291,7 +290,7 @@ export const defaultPoll: Schedule.Schedule<unknown, void> = Client.defaultPoll
  * digits, `._:@-`, at most 128 characters), otherwise `id-sha256-` and 40 hex digits of its
  * hash. The same id always gives the same `batch_request_id`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category utils
  */
 export const batchRequestId: (id: string) => string = Requests.batchRequestId
@@ -302,7 +301,7 @@ const decodeCompletion = Schema.decodeUnknownOption(Chat.ChatCompletion)
  * The chat completion a successful outcome carries (`None` for other endpoints, or a body
  * that is not one).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category getters
  */
 export const completionOf = (outcome: Outcome): Option.Option<Chat.ChatCompletion> =>
@@ -313,7 +312,7 @@ export const completionOf = (outcome: Outcome): Option.Option<Chat.ChatCompletio
  * the configured key) and `RetryPolicy.RetrySettings` (the retries of reads and cancels, and
  * the attempt timeout).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make = (config: GrokConfig.GrokConfig): Effect.Effect<Service, never, HttpClient.HttpClient> =>
@@ -325,7 +324,7 @@ export const make = (config: GrokConfig.GrokConfig): Effect.Effect<Service, neve
   })
 
 /**
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
 export const layer = (input: GrokConfig.GrokConfigInput): Layer.Layer<GrokBatch, ConfigError.ConfigError, HttpClient.HttpClient> =>
@@ -335,28 +334,9 @@ export const layer = (input: GrokConfig.GrokConfigInput): Layer.Layer<GrokBatch,
  * Read the settings from `Config` (by default the environment: `XAI_API_KEY`, `XAI_BASE_URL`,
  * `XAI_MODEL`, `XAI_TIMEOUT`). A missing key fails here, at start-up.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
 export const layerConfig = (
   config: Config.Config<GrokConfig.GrokConfig> = GrokConfig.fromEnv
 ): Layer.Layer<GrokBatch, ConfigError.ConfigError, HttpClient.HttpClient> => Layer.effect(GrokBatch, Effect.flatMap(config, make))
-
-/**
- * {@link layerConfig} on Node's undici HTTP client.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerConfigNode = (
-  config: Config.Config<GrokConfig.GrokConfig> = GrokConfig.fromEnv
-): Layer.Layer<GrokBatch, ConfigError.ConfigError> => layerConfig(config).pipe(Layer.provide(NodeHttpClient.layerUndici))
-
-/**
- * {@link layer} on Node's undici HTTP client.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerNode = (input: GrokConfig.GrokConfigInput): Layer.Layer<GrokBatch, ConfigError.ConfigError> =>
-  layer(input).pipe(Layer.provide(NodeHttpClient.layerUndici))

@@ -2,6 +2,9 @@
  * effect-grok: resilient calls to xAI's Grok API as Effect programs.
  *
  * Each module is exported as a namespace: `GrokClient.layerConfig()`, `RetryPolicy.make(...)`.
+ * This entry point needs only `effect` and `@effect/platform`; the parts with heavier
+ * dependencies have their own: `effect-grok/node` (undici), `effect-grok/redis` (ioredis),
+ * `effect-grok/otel` (OpenTelemetry) and `effect-grok/simulator`.
  *
  * @since 0.1.0
  */
@@ -12,12 +15,14 @@ export * as GrokClient from "./GrokClient.js"
 export * as GrokConfig from "./GrokConfig.js"
 /** The typed error union and the classification of xAI answers. @since 0.1.0 */
 export * as GrokError from "./GrokError.js"
-/** Bulk work through xAI's Batch API: resumable jobs, results as a Stream. @since 0.1.0 */
+/** Bulk work through xAI's Batch API: resumable jobs, results as a Stream. @since 0.2.0 */
 export * as GrokBatch from "./GrokBatch.js"
-/** How a batch job fails beyond one call's GrokError. @since 0.1.0 */
+/** How a batch job fails beyond one call's GrokError. @since 0.2.0 */
 export * as BatchError from "./BatchError.js"
 /** Where the API key is read, per attempt (rotation hook). @since 0.1.0 */
 export * as ApiKeyProvider from "./ApiKeyProvider.js"
+/** effect-grok's own logs: their level (Debug by default) and the one switch that raises them. @since 0.2.0 */
+export * as Logging from "./Logging.js"
 /** Model fallback chains on ExecutionPlan. @since 0.1.0 */
 export * as Fallback from "./Fallback.js"
 /** Concurrent one-text embeds batched into few calls. @since 0.1.0 */
@@ -29,7 +34,7 @@ export * as Chat from "./schema/Chat.js"
 export * as ChatStream from "./schema/ChatStream.js"
 /** Responses API schemas: request, response, output items, stream events, usage mapping. @since 0.1.0 */
 export * as Responses from "./schema/Responses.js"
-/** Batch API schemas: batch, counters, request metadata, results. @since 0.1.0 */
+/** Batch API schemas: batch, counters, request metadata, results. @since 0.2.0 */
 export * as Batch from "./schema/Batch.js"
 /** Embeddings schemas. @since 0.1.0 */
 export * as Embeddings from "./schema/Embeddings.js"
@@ -50,8 +55,6 @@ export * as RetryBudget from "./resilience/RetryBudget.js"
 export * as RateLimiter from "./resilience/RateLimiter.js"
 /** The in-memory rate limiter (default). @since 0.1.0 */
 export * as RateLimiterMemory from "./resilience/RateLimiterMemory.js"
-/** The Redis rate limiter for fleets of processes. @since 0.1.0 */
-export * as RateLimiterRedis from "./resilience/RateLimiterRedis.js"
 /** Circuit breakers per endpoint and model. @since 0.1.0 */
 export * as CircuitBreaker from "./resilience/CircuitBreaker.js"
 
@@ -59,14 +62,3 @@ export * as CircuitBreaker from "./resilience/CircuitBreaker.js"
 export * as Metrics from "./telemetry/Metrics.js"
 /** Declarative alert rules over the metrics, with de-duplication and cooldown. @since 0.1.0 */
 export * as Alerts from "./telemetry/Alerts.js"
-/** A `/metrics` endpoint for Prometheus scraping. @since 0.1.0 */
-export * as Prometheus from "./telemetry/Prometheus.js"
-/** OTLP export of metrics and spans through @effect/opentelemetry. @since 0.1.0 */
-export * as Otlp from "./telemetry/Otlp.js"
-
-/** The local xAI-compatible simulator. @since 0.1.0 */
-export * as GrokSimulator from "./simulator/Simulator.js"
-/** The simulator's fault plans. @since 0.1.0 */
-export * as FaultPlan from "./simulator/FaultPlan.js"
-/** The simulator's quotas. @since 0.1.0 */
-export * as Quota from "./simulator/Quota.js"

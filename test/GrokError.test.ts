@@ -1,21 +1,13 @@
 import { Headers } from "@effect/platform"
 import { Duration, Option } from "effect"
-import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import * as GrokError from "../src/GrokError.js"
 import * as XaiErrorBody from "../src/schema/XaiErrorBody.js"
+import { errorBodyCases } from "./support/fixtures.js"
 
 const NOW = Date.UTC(2026, 0, 1, 0, 0, 0)
 
-interface FixtureCase {
-  readonly name: string
-  readonly status: number
-  readonly headers?: Record<string, string>
-  readonly body: unknown
-}
-const fixtures: ReadonlyArray<FixtureCase> = (JSON.parse(
-  readFileSync(new URL("../../shared/fixtures/xai-error-bodies.json", import.meta.url), "utf8")
-) as { cases: ReadonlyArray<FixtureCase> }).cases
+const fixtures = errorBodyCases
 
 /** What each real body must become, decided from its documented meaning (not from the code). */
 const expected: Record<string, { readonly tag: GrokError.GrokError.Tag; readonly retryable: boolean; readonly limit?: GrokError.RateLimitKind }> = {

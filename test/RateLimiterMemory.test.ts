@@ -50,6 +50,8 @@ describe("RateLimiterMemory", () => {
       [{ limits: { requestsPerSecond: Number.NaN } }, "limits.requestsPerSecond"],
       [{ limits: { tokensPerMinute: -100 } }, "limits.tokensPerMinute"],
       [{ limits: { maxConcurrency: 0.5 } }, "limits.maxConcurrency"],
+      [{ limits: { requestsPerSecond: 1, burst: 0 } }, "limits.burst"],
+      [{ limits: { requestsPerSecond: 1, burst: 2.5 } }, "limits.burst"],
       [{ aimd: { decrease: 1 } }, "aimd.decrease"],
       [{ aimd: { growth: 0 } }, "aimd.growth"]
     ] as const)("refuses %j at start-up, naming %s", (options, option) => {
@@ -89,6 +91,14 @@ describe("RateLimiterMemory", () => {
         // 100 ms apart. Each may go 4 ms ahead of its slot (the slack that makes up for late
         // timers), so only the second, after an idle start, comes 96 ms after the first.
         expect(times).toEqual([0, 96, 196, 296, 396, 496])
+      }).pipe(Effect.scoped))
+
+    it.effect("a configured burst goes at once, then the even pace sets in", () =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiterMemory.make({ limits: { requestsPerSecond: 2, burst: 3 } })
+        const fibers = yield* forkAll(6, () => admittedAt(limiter))
+        yield* TestClock.adjust("3 seconds")
+        expect(yield* joinAll(fibers)).toEqual([0, 0, 0, 500, 1000, 1500])
       }).pipe(Effect.scoped))
 
     it.effect("paces a per-minute limit evenly, not a minute's quota at once", () =>

@@ -5,13 +5,13 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Fiber, TestClock } from "effect"
-import { lastJson } from "../src/bench/child.js"
-import type { BenchClient, CallOutcome } from "../src/bench/clients.js"
-import { contentOf } from "../src/bench/clients/shared.js"
-import * as Load from "../src/bench/load.js"
-import { peakRssMarker, peakRssOf } from "../src/bench/protocol.js"
-import { resultLine, type ResultLine, scenarioTable, serverCounts } from "../src/bench/results.js"
-import { findScenario, type Scenario } from "../src/bench/scenarios.js"
+import { lastJson } from "../bench/child.js"
+import type { BenchClient, CallOutcome } from "../bench/clients.js"
+import { contentOf } from "../bench/clients/shared.js"
+import * as Load from "../bench/load.js"
+import { peakRssMarker, peakRssOf } from "../bench/protocol.js"
+import { resultLine, type ResultLine, scenarioTable, serverCounts } from "../bench/results.js"
+import { findScenario, type Scenario } from "../bench/scenarios.js"
 import type * as Simulator from "../src/simulator/Simulator.js"
 
 const scenario = (name: string): Scenario => {

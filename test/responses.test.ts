@@ -9,9 +9,6 @@ import { describe, expect, it } from "@effect/vitest"
 import type { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Chunk, Clock, ConfigProvider, Console, Duration, Effect, Either, type Scope, Stream } from "effect"
-import { readFileSync } from "node:fs"
-import { dirname, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
 import { run } from "../src/cli/main.js"
 import { CliOutput } from "../src/cli/output.js"
 import * as GrokClient from "../src/GrokClient.js"
@@ -23,6 +20,7 @@ import type * as FaultPlan from "../src/simulator/FaultPlan.js"
 import * as Simulator from "../src/simulator/Simulator.js"
 import * as Metrics from "../src/telemetry/Metrics.js"
 import { drive, simulatorActivity } from "./support/drive.js"
+import { errorBodyCase } from "./support/fixtures.js"
 
 const KEY = "xai-responses-test-key-0123456789"
 const request: GrokClient.ResponsesRequest = { instructions: "You are a helpful assistant", input: "Say hi in Portuguese" }
@@ -35,14 +33,9 @@ const REASONING = "Reading the request and choosing a short, direct answer."
 // Harness
 // ---------------------------------------------------------------------------
 
-const fixturePath = resolve(dirname(fileURLToPath(import.meta.url)), "../../shared/fixtures/xai-error-bodies.json")
-const fixtures: ReadonlyArray<{ readonly name: string; readonly status: number; readonly body: unknown }> =
-  (JSON.parse(readFileSync(fixturePath, "utf8")) as { cases: ReadonlyArray<{ name: string; status: number; body: unknown }> }).cases
-
 /** A status fault answering with the body xAI really sent for fixture `name`. */
 const recorded = (name: string, headers: Record<string, string> = {}): FaultPlan.Fault => {
-  const found = fixtures.find((c) => c.name === name)
-  if (found === undefined) throw new Error(`no fixture ${name}`)
+  const found = errorBodyCase(name)
   return { kind: "status", status: found.status, body: found.body, headers }
 }
 

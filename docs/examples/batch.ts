@@ -6,6 +6,7 @@
 import { Effect, Option, Schedule, Stream } from "effect"
 import type * as BatchError from "../../src/BatchError.js"
 import * as GrokBatch from "../../src/GrokBatch.js"
+import * as NodeGrokBatch from "../../src/NodeGrokBatch.js"
 import * as Batch from "../../src/schema/Batch.js"
 import * as Chat from "../../src/schema/Chat.js"
 
@@ -58,7 +59,7 @@ export const triage = (tickets: ReadonlyArray<Ticket>, day: string) =>
     )
   }).pipe(
     // Interrupting this program leaves the batch running at xAI: run it again to pick it up.
-    Effect.provide(GrokBatch.layerConfigNode())
+    Effect.provide(NodeGrokBatch.layerConfig())
   )
 
 // --- 3. How a job can fail, beyond one call's GrokError --------------------------------------

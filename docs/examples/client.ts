@@ -4,10 +4,10 @@
  * Type-checked by `npm test` (tsc --noEmit covers docs/examples).
  */
 import { FetchHttpClient } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
 import { Config, Effect, Layer, Option, Redacted, Ref, Stream } from "effect"
 import * as ApiKeyProvider from "../../src/ApiKeyProvider.js"
 import * as GrokClient from "../../src/GrokClient.js"
+import * as NodeGrokClient from "../../src/NodeGrokClient.js"
 import * as GrokConfig from "../../src/GrokConfig.js"
 import * as RetryPolicy from "../../src/resilience/RetryPolicy.js"
 import * as Chat from "../../src/schema/Chat.js"
@@ -18,17 +18,17 @@ import * as ChatStream from "../../src/schema/ChatStream.js"
 // From the environment (XAI_API_KEY, XAI_BASE_URL, XAI_MODEL, XAI_TIMEOUT, XAI_DEADLINE), on
 // undici's keep-alive pool. A missing key or a plain http:// URL to a remote host fails here,
 // when the layer is built, never as a 401 later.
-export const FromEnv = GrokClient.layerConfigNode()
+export const FromEnv = NodeGrokClient.layerConfig()
 
 // The same, on any HttpClient: here the fetch-based one.
 export const OnFetch = GrokClient.layerConfig().pipe(Layer.provide(FetchHttpClient.layer))
 
 // Plain values (a key from your own secret store, a local simulator, shorter timeouts).
 export const Local = (apiKey: Redacted.Redacted<string>) =>
-  GrokClient.layerNode({ apiKey, baseUrl: "http://127.0.0.1:8787/v1", model: "grok-4-fast-non-reasoning", attemptTimeout: "30 seconds" })
+  NodeGrokClient.layer({ apiKey, baseUrl: "http://127.0.0.1:8787/v1", model: "grok-4-fast-non-reasoning", attemptTimeout: "30 seconds" })
 
 // Your own config names: any `Config<GrokConfig>` works.
-export const FromOwnNames = GrokClient.layerConfigNode(
+export const FromOwnNames = NodeGrokClient.layerConfig(
   Config.all({ apiKey: Config.redacted("GROK_TOKEN"), model: Config.string("GROK_MODEL").pipe(Config.withDefault("grok-4")) }).pipe(
     Config.mapOrFail(GrokConfig.make)
   )
@@ -130,7 +130,7 @@ export const VaultKeys = (readSecret: Effect.Effect<Redacted.Redacted<string>>) 
 
 // The provider is read when the client is built: provide it to the client's layer.
 export const WithVault = (readSecret: Effect.Effect<Redacted.Redacted<string>>) =>
-  GrokClient.layerConfig().pipe(Layer.provide(VaultKeys(readSecret)), Layer.provide(NodeHttpClient.layerUndici))
+  NodeGrokClient.layerConfig().pipe(Layer.provide(VaultKeys(readSecret)))
 
 export const main = summarize("Effect is a TypeScript library for typed, composable programs.").pipe(
   Effect.provide(AppLive)

@@ -6,6 +6,7 @@
  */
 import { Effect, Layer, Option, Stream } from "effect"
 import * as GrokClient from "../../src/GrokClient.js"
+import * as NodeGrokClient from "../../src/NodeGrokClient.js"
 import * as Responses from "../../src/schema/Responses.js"
 import * as GrokSimulator from "../../src/simulator/Simulator.js"
 
@@ -99,7 +100,7 @@ export const local = Effect.gen(function*() {
 }).pipe(
   Effect.provide(
     Layer.unwrapEffect(
-      Effect.map(GrokSimulator.GrokSimulator, (sim) => GrokClient.layerNode({ apiKey: "any-key", baseUrl: sim.url }))
+      Effect.map(GrokSimulator.GrokSimulator, (sim) => NodeGrokClient.layer({ apiKey: "any-key", baseUrl: sim.url }))
     ).pipe(Layer.provide(GrokSimulator.layer({ seed: 1 })))
   )
 )

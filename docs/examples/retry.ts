@@ -57,7 +57,8 @@ export const withAppRetries = <A, E extends RetryPolicy.Retryable, R>(effect: Ef
 export const BatchRetries: Layer.Layer<RetryPolicy.RetrySettings, Backoff.InvalidRetryOptions> = RetryPolicy.layer({
   policy: RetryPolicy.make({ maxRetries: 6, jitter: "decorrelated", cap: "1 minute", retryAfterCap: "2 minutes" }),
   deadline: "30 minutes",
-  budget: { ratio: 0.2 }
+  budget: { ratio: 0.2 },
+  retryAfterCap: "2 minutes"
 })
 
 export const nightlyReport: Effect.Effect<

@@ -6,6 +6,7 @@
 import { Effect, Fiber, Layer, TestClock } from "effect"
 import OpenAI from "openai"
 import * as GrokClient from "../../src/GrokClient.js"
+import * as NodeGrokClient from "../../src/NodeGrokClient.js"
 import * as GrokSimulator from "../../src/simulator/Simulator.js"
 
 // --- 1. A fault plan is plain data: the CLI's --faults reads the same JSON ------------------
@@ -32,7 +33,7 @@ export const SimulatorLive = GrokSimulator.layer({
 
 /** GrokClient on the simulator's URL; the simulator stays visible to the program too. */
 export const ClientOnSimulator = Layer.unwrapEffect(
-  Effect.map(GrokSimulator.GrokSimulator, (sim) => GrokClient.layerNode({ apiKey: "any-key", baseUrl: sim.url }))
+  Effect.map(GrokSimulator.GrokSimulator, (sim) => NodeGrokClient.layer({ apiKey: "any-key", baseUrl: sim.url }))
 ).pipe(Layer.provideMerge(SimulatorLive))
 
 export const program = Effect.gen(function*() {

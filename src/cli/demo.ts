@@ -20,7 +20,7 @@ import { limitKey } from "../internal/pipeline.js"
 import * as RateLimiter from "../resilience/RateLimiter.js"
 import * as RateLimiterMemory from "../resilience/RateLimiterMemory.js"
 import * as Simulator from "../simulator/Simulator.js"
-import { cliLayer, telemetryOptions } from "../telemetry/internal/cli.js"
+import { cliLayer, telemetryOptions } from "./telemetry.js"
 import * as Metrics from "../telemetry/Metrics.js"
 import { clientLayer } from "./chat.js"
 import { type CallRecord, type DemoResult, fileReport, terminalLines } from "./internal/demoReport.js"
@@ -204,7 +204,7 @@ const runDemo = (flags: DemoFlags, scenario: DemoScenario.Scenario, isTTY: boole
       progress,
       before: yield* Metrics.snapshotTotals,
       limiter,
-      key: limitKey(config.apiKey, config.model)
+      key: limitKey(config.apiKey, config.model, config.rateLimitKey)
     })
     const view = makeView(isTTY)
     // Sampled with --json too: the queue depth goes into the report.

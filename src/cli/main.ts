@@ -14,9 +14,12 @@ import { chatCommand } from "./chat.js"
 import { demoCommand } from "./demo.js"
 import { loadCommand } from "./load.js"
 import { simulateCommand } from "./simulate.js"
+import * as Logging from "../Logging.js"
 import { CliExit, errorJson, printError, printLine, UsageError } from "./output.js"
+import packageJson from "../../package.json" with { type: "json" }
 
-export const version = "0.1.0"
+/** `--version`: the package's own, bundled into the CLI when it is built. */
+export const version: string = packageJson.version
 
 const root = Command.make("effect-grok").pipe(
   Command.withDescription("Resilient calls to xAI's Grok API: chat, a local simulator, load tests and a live demo"),
@@ -47,6 +50,9 @@ export const run = (args: ReadonlyArray<string>): Effect.Effect<number> =>
     Effect.provide(NodeContext.layer),
     Effect.provide(cliLogger),
     Logger.withMinimumLogLevel(logLevel()),
+    // The library logs at Debug by default; the CLI raises its lines to Info, so that
+    // EFFECT_GROK_LOG_LEVEL=Info shows retries and failed calls.
+    Logging.withLevel(LogLevel.Info),
     Effect.exit,
     Effect.flatMap((exit) => {
       if (Exit.isSuccess(exit)) return Effect.succeed(0)

@@ -10,7 +10,7 @@ import * as Fallback from "../Fallback.js"
 import * as GrokClient from "../GrokClient.js"
 import type * as GrokError from "../GrokError.js"
 import type * as RateLimiter from "../resilience/RateLimiter.js"
-import { type AlertJson, firedAlerts } from "../telemetry/internal/cli.js"
+import { type AlertJson, firedAlerts } from "./telemetry.js"
 import * as Metrics from "../telemetry/Metrics.js"
 
 export interface WorkloadOptions {

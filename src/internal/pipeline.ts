@@ -26,6 +26,7 @@ import { createHash } from "node:crypto"
 import type * as ApiKeyProvider from "../ApiKeyProvider.js"
 import type { GrokConfig } from "../GrokConfig.js"
 import * as GrokError from "../GrokError.js"
+import * as Logging from "../Logging.js"
 import type * as CircuitBreaker from "../resilience/CircuitBreaker.js"
 import * as RateLimiter from "../resilience/RateLimiter.js"
 import * as RateLimitHeaders from "../resilience/RateLimitHeaders.js"
@@ -42,8 +43,8 @@ export interface ClientContext {
   readonly http: HttpClient.HttpClient
   readonly limiter: RateLimiter.Service
   readonly keys: ApiKeyProvider.Service
-  /** The retry settings in force, with the budget this client shares between its calls. */
-  readonly retry: RetryPolicy.Settings & { readonly budget: RetryBudget.RetryBudget }
+  /** The retry settings in force, with the budget the call's retries draw on (`undefined`: none). */
+  readonly retry: RetryPolicy.Settings & { readonly budget: RetryBudget.RetryBudget | undefined }
   /** The circuit breakers (per endpoint and model) every attempt passes before the limiter. */
   readonly breaker: CircuitBreaker.Service
   /** The attempts' timers (attempt timeout and call deadline), one fiber for the client. */
@@ -101,10 +102,12 @@ export interface CallSpec<A, R = never> {
 const limitKeyCache = new Map<string, Map<string, string>>()
 
 /**
- * The limiter key: a hash of the API key plus the model. The raw key never leaves this
- * function (not in Redis keys, metrics or logs).
+ * The limiter key: xAI limits per team and model, so the configured `rateLimitKey` (a team
+ * or project id) plus the model when there is one, else a hash of the API key plus the model.
+ * The raw key never leaves this function (not in Redis keys, metrics or logs).
  */
-export const limitKey = (apiKey: Redacted.Redacted<string>, model: string): string => {
+export const limitKey = (apiKey: Redacted.Redacted<string>, model: string, rateLimitKey?: string): string => {
+  if (rateLimitKey !== undefined) return `${rateLimitKey}:${model}`
   const raw = Redacted.value(apiKey)
   let byModel = limitKeyCache.get(raw)
   if (byModel === undefined) {
@@ -323,16 +326,24 @@ const ticketFor = (
   deadlineAt: number
 ): RateLimiter.Ticket => ({ key, tokens: spec.tokens, priority: settings.priority, deadline: deadlineAt })
 
-/** The limiter's refusal as the call sees it: its deadline passing is the call's `Timeout`. */
+/**
+ * The limiter's refusal as the call sees it: a `QueueRejected` saying why, with the wait the
+ * limiter saw or predicted. A call refused at its deadline sent nothing and has no time left.
+ */
 const refusal = (rejected: RateLimiter.RateLimiterRejected, settings: CallSettings): GrokError.GrokError =>
-  rejected.reason === "deadline"
-    ? deadlineExceeded(settings.deadline)
-    : new GrokError.QueueRejected({
-      message: rejected.message,
-      status: null,
-      retryable: rejected.retryable,
-      reason: rejected.reason
-    })
+  new GrokError.QueueRejected({
+    message: rejected.reason === "deadline"
+      ? `the rate limiter could not let the call go within its deadline of ${Duration.format(settings.deadline)}${
+        rejected.predictedWait === undefined ? "" : `: its slot was ${Duration.format(rejected.predictedWait)} away`
+      } (nothing was sent; ${rejected.message})`
+      : rejected.message,
+    status: null,
+    retryable: rejected.reason === "deadline" ? false : rejected.retryable,
+    reason: rejected.reason,
+    waited: rejected.waited,
+    predictedWait: rejected.predictedWait,
+    deadline: settings.deadline
+  })
 
 /** A limiter failure as the call's: its refusal mapped by `refusal`, an interruption or defect as it is. */
 const refused = (cause: Cause.Cause<RateLimiter.RateLimiterRejected>, settings: CallSettings): Cause.Cause<GrokError.GrokError> =>
@@ -453,7 +464,7 @@ const attemptWithin = <A>(
   trace: Record.CallTrace,
   first?: FirstAdmission
 ): Effect.Effect<A, GrokError.GrokError> => {
-  const key = limitKey(apiKey, spec.model)
+  const key = limitKey(apiKey, spec.model, ctx.config.rateLimitKey)
   return fromFirst(ctx, spec, settings, key, deadlineAt, first, (admission) =>
     attemptAdmitted(ctx, spec, settings, apiKey, key, deadlineAt, trace, admission))
 }
@@ -561,7 +572,7 @@ export const attempt = <A, R>(
   trace: Record.CallTrace,
   first?: FirstAdmission
 ): Effect.Effect<A, GrokError.GrokError, R | Scope.Scope> => {
-  const key = limitKey(apiKey, spec.model)
+  const key = limitKey(apiKey, spec.model, ctx.config.rateLimitKey)
   return fromFirst(ctx, spec, settings, key, deadlineAt, first, (admission) =>
     scopedAttempt(ctx, spec, settings, apiKey, key, deadlineAt, trace, admission))
 }
@@ -644,24 +655,25 @@ const retryLoop = (
 ) => ({
   policy: settings.policy,
   budget: ctx.retry.budget,
+  retryAfterCapMillis: Duration.toMillis(ctx.retry.retryAfterCap),
+  onBudgetRefused: (error: GrokError.GrokError) =>
+    Effect.as(Record.retryBudgetRefused(spec.model, error._tag), GrokError.budgetExhausted(error)),
   onRetry: (event: RetryPolicy.RetryEvent<GrokError.GrokError>) =>
     Effect.suspend(() => {
       trace.retryDelayMillis = Duration.toMillis(event.delay)
       trace.retryReason = event.reason
       return Effect.zipRight(
         Effect.zipRight(Record.retried(spec.model, event.reason, event.error._tag), budgetLevel(ctx)),
-        Effect.logInfo("retrying Grok call").pipe(
-          Effect.annotateLogs({
-            operation: spec.operation,
-            model: spec.model,
-            attempt: event.attempt,
-            delayMs: Duration.toMillis(event.delay),
-            reason: event.reason,
-            error: event.error._tag,
-            status: event.error.status ?? "none",
-            requestId: event.error.requestId ?? "none"
-          })
-        )
+        Logging.log("retrying Grok call", {
+          operation: spec.operation,
+          model: spec.model,
+          attempt: event.attempt,
+          delayMs: Duration.toMillis(event.delay),
+          reason: event.reason,
+          error: event.error._tag,
+          status: event.error.status ?? "none",
+          requestId: event.error.requestId ?? "none"
+        })
       )
     })
 })
@@ -729,7 +741,8 @@ export const attemptsUntil = <A, R>(
   return retriesUntil(ctx, settings, spec, deadlineAt, trace, once)
 }
 
-const budgetLevel = (ctx: ClientContext) => Effect.flatMap(ctx.retry.budget.level, Record.retryBudgetLevel)
+const budgetLevel = (ctx: ClientContext) =>
+  ctx.retry.budget === undefined ? Effect.void : Effect.flatMap(ctx.retry.budget.level, Record.retryBudgetLevel)
 
 /**
  * `budget`, with its level on the gauge after each deposit (a call's start) as after each
@@ -752,7 +765,7 @@ export const callSpanOptions = (spec: { readonly operation: Operation; readonly 
 export const callSpanName = (spec: { readonly operation: Operation; readonly model: string }) => `${spec.operation} ${spec.model}`
 
 /**
- * A call ended (not interrupted): its metrics, the outcome on its span, and a warning when
+ * A call ended (not interrupted): its metrics, the outcome on its span, and a log line when
  * it failed. A failure that is not a GrokError (`failure` none, `failed` true) is a defect.
  */
 export const callEnded = (
@@ -771,24 +784,22 @@ export const callEnded = (
     span.attribute("error.type", errorType)
     return Effect.zipRight(
       recorded,
-      Effect.logWarning("Grok call failed").pipe(
-        Effect.annotateLogs({
-          operation: trace.operation,
-          model: trace.model,
-          error: errorType,
-          status: Option.isSome(failure) ? failure.value.status ?? "none" : "none",
-          requestId: Option.isSome(failure) ? failure.value.requestId ?? "none" : "none",
-          attempts: trace.attempts,
-          elapsedMs: now - started
-        })
-      )
+      Logging.log("Grok call failed", {
+        operation: trace.operation,
+        model: trace.model,
+        error: errorType,
+        status: Option.isSome(failure) ? failure.value.status ?? "none" : "none",
+        requestId: Option.isSome(failure) ? failure.value.requestId ?? "none" : "none",
+        attempts: trace.attempts,
+        elapsedMs: now - started
+      })
     )
   })
 
 /**
  * The call around `effect`: its span (`chat grok-4`, parent of the attempts), its trace, and
  * at the end its metrics (requests, end-to-end latency including the limiter queue) and,
- * when it failed, a warning.
+ * when it failed, a log line (effect-grok's level, `Debug` by default: `Logging`).
  */
 export const measured = <A, E extends GrokError.GrokError, R>(
   spec: { readonly operation: Operation; readonly model: string },
@@ -900,7 +911,7 @@ export const admittingFirst = <S extends { readonly operation: Operation; readon
       : Effect.flatMap(ctx.breaker.state(keyOf(spec)), (state) =>
         state === "closed"
           ? Effect.flatMap(ctx.keys.current, (apiKey) =>
-            waitFirst(ctx, spec, settings, started, deadlineAt, limitKey(apiKey, spec.model), rest))
+            waitFirst(ctx, spec, settings, started, deadlineAt, limitKey(apiKey, spec.model, ctx.config.rateLimitKey), rest))
           : rest(ctx, spec, settings, started, deadlineAt, undefined))
   })
 

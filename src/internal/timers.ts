@@ -83,7 +83,9 @@ export const make = (clock: Clock.Clock): Effect.Effect<Timers, never, Scope.Sco
         : Effect.raceFirst(clock.sleep(Duration.millis(earliest.at - clock.unsafeCurrentTimeMillis())), awaitWake)
       return Effect.zipRight(waiting, serve)
     })
-    yield* Effect.forkScoped(serve)
+    // Interruptible whatever the builder's region: a client built uninterruptibly (a
+    // ScopedRef's acquire, an acquireRelease) would otherwise never close.
+    yield* Effect.forkScoped(Effect.interruptible(serve))
 
     const schedule = (timer: Timer) => {
       heap.push(timer)

@@ -26,6 +26,7 @@
  */
 import { Clock, Context, Data, Deferred, Duration, Effect, Either, Exit, FiberId, Layer, Metric } from "effect"
 import { dual } from "effect/Function"
+import * as Logging from "../Logging.js"
 import * as Circuit from "./internal/circuit.js"
 
 /**
@@ -275,11 +276,12 @@ const report = (key: string, transition: Circuit.Transition): Effect.Effect<void
   if (transition === undefined) return Effect.void
   const gauge = Metric.set(Metric.tagged(stateGauge, "key", key), gaugeValue[transition.to])
   const log = transition.to === "open"
-    ? Effect.logWarning("circuit breaker opened").pipe(
-      Effect.annotateLogs(transition.calls === undefined ? {} : { failures: transition.failures, calls: transition.calls })
-    )
-    : Effect.logInfo(`circuit breaker ${transition.to}`)
-  return Effect.zipRight(gauge, log.pipe(Effect.annotateLogs({ circuit: key })))
+    ? Logging.log("circuit breaker opened", {
+      circuit: key,
+      ...(transition.calls === undefined ? {} : { failures: transition.failures, calls: transition.calls })
+    })
+    : Logging.log(`circuit breaker ${transition.to}`, { circuit: key })
+  return Effect.zipRight(gauge, log)
 }
 
 const outcomeOf = <A, E>(exit: Exit.Exit<A, E>, classify: (error: E) => Verdict): Verdict => {

@@ -210,10 +210,14 @@ export interface RetryEvent<E> {
 export type RetryOptions<E extends Retryable, E2 = never> =
   & {
     readonly policy: RetryPolicy<E>
-    /** Asked before each retry; when it refuses, the last error surfaces at once. Each call deposits once. */
-    readonly budget?: RetryBudget.RetryBudget | undefined
+    /** Asked before each retry; when it refuses, the last error surfaces at once. Each call deposits once. `false`: none. */
+    readonly budget?: RetryBudget.RetryBudget | false | undefined
     /** Runs before each wait: logs, metrics. */
     readonly onRetry?: ((event: RetryEvent<E>) => Effect.Effect<void>) | undefined
+    /** The longest Retry-After waited for; a longer one surfaces the error at once. Default 60 seconds. */
+    readonly retryAfterCap?: Duration.DurationInput | undefined
+    /** The error the call fails with when the budget refuses a retry of `error` (default: `error`). */
+    readonly onBudgetRefused?: ((error: E) => Effect.Effect<E>) | undefined
   }
   & (
     | {
@@ -227,6 +231,9 @@ export type RetryOptions<E extends Retryable, E2 = never> =
 /**
  * Run `self`, retrying its failures under `options.policy`.
  *
+ * - Whatever the policy, an error whose `retryable` is false is never retried, a Retry-After
+ *   longer than `retryAfterCap` surfaces the error at once, and no wait is shorter than the
+ *   error's Retry-After: the policy only decides when and how often among the rest.
  * - The deadline covers attempts and waits. A wait that would end at or past it is not
  *   taken: the last error surfaces at once. An attempt still running at the deadline is
  *   interrupted and the call fails with `onDeadline(deadline)`.
@@ -252,7 +259,13 @@ export const retry: {
   self: Effect.Effect<A, E, R>,
   options: RetryOptions<E, E2>
 ): Effect.Effect<A, E | E2, R> => {
-  const loop = { policy: options.policy, budget: options.budget, onRetry: options.onRetry }
+  const loop = {
+    policy: options.policy,
+    budget: options.budget === false ? undefined : options.budget,
+    onRetry: options.onRetry,
+    onBudgetRefused: options.onBudgetRefused,
+    retryAfterCapMillis: Duration.toMillis(options.retryAfterCap ?? defaultRetryAfterCap)
+  }
   if (options.deadline === undefined) return retryUntil(self, loop, Infinity)
   const deadline = Duration.decode(options.deadline)
   if (!Duration.isFinite(deadline)) return retryUntil(self, loop, Infinity)
@@ -274,14 +287,23 @@ export interface Settings {
   readonly deadline: Duration.Duration
   /** Bounds one attempt (the caller applies it inside the retried effect). */
   readonly attemptTimeout: Duration.Duration
-  /** Shared by every call that reads these settings; `undefined` for none. */
-  readonly budget: RetryBudget.RetryBudget | undefined
+  /**
+   * The retry budget: one shared by every call that reads these settings, `false` for none at
+   * all, or `undefined` for the caller's own (a `GrokClient` then keeps one for its calls).
+   */
+  readonly budget: RetryBudget.RetryBudget | false | undefined
+  /**
+   * The longest Retry-After a call waits for, whatever its policy: a longer one fails the call
+   * at once with the server's error (and its `retryAfter`).
+   */
+  readonly retryAfterCap: Duration.Duration
 }
 
 /**
  * The settings used when no {@link layer} is provided: the {@link defaultPolicy}, a
- * 10-minute deadline, 5-minute attempts, and no budget (a budget is state; a default must
- * not share it between unrelated clients). `docs/retry.md` explains each number.
+ * 10-minute deadline, 5-minute attempts, a 60-second Retry-After cap, and no shared budget
+ * (a budget is state; a default must not share it between unrelated clients, so each
+ * `GrokClient` keeps its own). `docs/retry.md` explains each number.
  *
  * @since 0.1.0
  */
@@ -289,7 +311,8 @@ export const defaultSettings: Settings = {
   policy: defaultPolicy,
   deadline: Duration.minutes(10),
   attemptTimeout: Duration.minutes(5),
-  budget: undefined
+  budget: undefined,
+  retryAfterCap: defaultRetryAfterCap
 }
 
 /**
@@ -316,6 +339,8 @@ export interface LayerOptions {
   readonly attemptTimeout?: Duration.DurationInput | undefined
   /** Options of the budget the layer creates and shares, or `false` for none. Default: a budget with its defaults. */
   readonly budget?: RetryBudget.Options | false | undefined
+  /** The longest Retry-After waited for, whatever the policy. Above zero. Default 60 seconds. */
+  readonly retryAfterCap?: Duration.DurationInput | undefined
 }
 
 /**
@@ -331,10 +356,11 @@ export const layer = (options: LayerOptions = {}): Layer.Layer<RetrySettings, In
     Effect.gen(function*() {
       const deadline = yield* nonZeroDuration("deadline", options.deadline, defaultSettings.deadline)
       const attemptTimeout = yield* nonZeroDuration("attemptTimeout", options.attemptTimeout, defaultSettings.attemptTimeout)
+      const retryAfterCap = yield* positiveDuration("retryAfterCap", options.retryAfterCap, defaultSettings.retryAfterCap)
       const budget = options.budget === false
-        ? undefined
+        ? false as const
         : yield* RetryBudget.fromValid(yield* RetryBudget.validate(options.budget))
-      return { policy: options.policy ?? defaultSettings.policy, deadline, attemptTimeout, budget }
+      return { policy: options.policy ?? defaultSettings.policy, deadline, attemptTimeout, budget, retryAfterCap }
     })
   )
 

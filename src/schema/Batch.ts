@@ -8,7 +8,7 @@
  * `num_pending` is 0 and it has requests, or it has ended (cancelled by the user or by xAI,
  * or expired): see {@link isFinished}.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import { Schema } from "effect"
 import { maybe } from "../internal/wire.js"
@@ -17,7 +17,7 @@ import { maybe } from "../internal/wire.js"
  * A batch's counters. `num_requests` is every request added; the other four split them
  * (the sum may briefly differ after a cancel, while requests in flight land).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const BatchCounters = Schema.Struct({
@@ -29,7 +29,7 @@ export const BatchCounters = Schema.Struct({
 }).annotations({ identifier: "BatchCounters" })
 
 /**
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface BatchCounters extends Schema.Schema.Type<typeof BatchCounters> {}
@@ -37,7 +37,7 @@ export interface BatchCounters extends Schema.Schema.Type<typeof BatchCounters> 
 /**
  * A batch, as create, get, cancel and list return it.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const Batch = Schema.Struct({
@@ -57,7 +57,7 @@ export const Batch = Schema.Struct({
 }).annotations({ identifier: "Batch" })
 
 /**
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Batch extends Schema.Schema.Type<typeof Batch> {}
@@ -65,7 +65,7 @@ export interface Batch extends Schema.Schema.Type<typeof Batch> {}
 /**
  * One page of `GET /v1/batches`. The token is `null` or empty on the last page.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const BatchList = Schema.Struct({
@@ -77,7 +77,7 @@ export const BatchList = Schema.Struct({
  * What a batch knows of one of its requests. `state` is `pending`, `succeeded`, `failed`,
  * `cancelled` or `unknown` (an open string).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const RequestMetadata = Schema.Struct({
@@ -90,7 +90,7 @@ export const RequestMetadata = Schema.Struct({
 }).annotations({ identifier: "RequestMetadata" })
 
 /**
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface RequestMetadata extends Schema.Schema.Type<typeof RequestMetadata> {}
@@ -98,7 +98,7 @@ export interface RequestMetadata extends Schema.Schema.Type<typeof RequestMetada
 /**
  * One page of `GET /v1/batches/{id}/requests`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const RequestMetadataList = Schema.Struct({
@@ -112,7 +112,7 @@ export const RequestMetadataList = Schema.Struct({
  * `batch_result.error` as a bare string (xAI's REST API), as `{code, message}` (the gRPC
  * form), or a top-level `error_message`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const ResultLine = Schema.Struct({
@@ -122,7 +122,7 @@ export const ResultLine = Schema.Struct({
 }).annotations({ identifier: "ResultLine" })
 
 /**
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface ResultLine extends Schema.Schema.Type<typeof ResultLine> {}
@@ -130,7 +130,7 @@ export interface ResultLine extends Schema.Schema.Type<typeof ResultLine> {}
 /**
  * One page of `GET /v1/batches/{id}/results`. Results come in no guaranteed order.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const ResultList = Schema.Struct({
@@ -141,7 +141,7 @@ export const ResultList = Schema.Struct({
 /**
  * A batch's counters with 0 for any that is missing.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Counters {
@@ -153,7 +153,7 @@ export interface Counters {
 }
 
 /**
- * @since 0.1.0
+ * @since 0.2.0
  * @category getters
  */
 export const countersOf = (batch: Batch): Counters => ({
@@ -183,7 +183,7 @@ const spanOf = (time: unknown): { readonly from: number; readonly to: number } |
 /**
  * Whether the batch was cancelled (by its owner or by xAI).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category predicates
  */
 export const isCancelled = (batch: Batch): boolean => batch.cancel_time != null || batch.cancel_by_xai_message != null
@@ -191,7 +191,7 @@ export const isCancelled = (batch: Batch): boolean => batch.cancel_time != null 
 /**
  * Whether the batch's results can no longer be read at `nowMillis`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category predicates
  */
 export const isExpired = (batch: Batch, nowMillis: number): boolean => {
@@ -203,7 +203,7 @@ export const isExpired = (batch: Batch, nowMillis: number): boolean => {
  * Whether the batch may have expired at `nowMillis`: over REST its expiry is a date, and the
  * batch expires at some time of that day.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category predicates
  */
 export const mayHaveExpired = (batch: Batch, nowMillis: number): boolean => {
@@ -216,7 +216,7 @@ export const mayHaveExpired = (batch: Batch, nowMillis: number): boolean => {
  * requests (a batch made from a file shows 0 until the file is loaded) or an end (a cancel,
  * an expiry). After a cancel, requests that were in flight may still land as succeeded.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category predicates
  */
 export const isFinished = (batch: Batch, nowMillis: number): boolean => {

@@ -11,21 +11,31 @@
  * request number when `seed` is given.
  *
  * ```ts
- * import { GrokSimulator } from "effect-grok"
+ * import { GrokSimulator } from "effect-grok/simulator"
  *
- * const program = Effect.gen(function*() {
+ * // A GrokClient on a simulator, in one line:
+ * program.pipe(Effect.provide(GrokSimulator.layerClient({ rateLimit: { requestsPerSecond: 2 }, seed: 1 })))
+ *
+ * // Or the simulator alone, for any OpenAI-compatible client:
+ * Effect.gen(function*() {
  *   const sim = yield* GrokSimulator.GrokSimulator
- *   // point any OpenAI-compatible client at sim.url
- * }).pipe(Effect.provide(GrokSimulator.layer({ quota: { requestsPerSecond: 2 }, seed: 1 })))
+ *   // point the client at sim.url
+ * }).pipe(Effect.provide(GrokSimulator.layer()))
  * ```
  *
- * The fault plan and quota types are re-exported here; their modules are `FaultPlan` and
- * `Quota`.
+ * "Rate limit" here is what xAI enforces per team and model (requests and tokens per second or
+ * minute, answered with a 429 and its headers): the `Quota` module. It is not the credits a
+ * `QuotaExhausted` error is about; the simulator answers that one through a fault (a 429 with
+ * xAI's body about credits). The fault plan and rate-limit types are re-exported here; their
+ * modules are `FaultPlan` and `Quota`.
  *
  * @since 0.1.0
  */
-import { Clock, Context, Data, Duration, Effect, Either, FiberSet, Layer, Option, PubSub, Random, Redacted, Stream } from "effect"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import { Clock, type ConfigError, Context, Data, Duration, Effect, Either, FiberSet, Layer, Option, PubSub, Random, Redacted, ScopedRef, Stream } from "effect"
 import type { Scope } from "effect"
+import * as GrokClient from "../GrokClient.js"
+import * as GrokConfig from "../GrokConfig.js"
 import * as FaultPlan from "./FaultPlan.js"
 import * as Batches from "./internal/batches.js"
 import * as Handler from "./internal/handler.js"
@@ -81,7 +91,9 @@ export type ReasoningMode = "none" | "hidden" | "visible"
  * @since 0.1.0
  */
 export interface ModelOptions {
-  /** This model's quota, instead of the simulator-wide `quota`. */
+  /** This model's rate limit, instead of the simulator-wide `rateLimit`. */
+  readonly rateLimit?: Quota.Quota | undefined
+  /** @deprecated The old name of `rateLimit`. */
   readonly quota?: Quota.Quota | undefined
   /** Defaults: `visible` for grok-3-mini; `hidden` for grok-4.3, grok-4, grok-4-fast-reasoning, grok-code-fast-1; else `none`. */
   readonly reasoning?: ReasoningMode | undefined
@@ -90,7 +102,7 @@ export interface ModelOptions {
 /**
  * How the simulator's Batch API (`/v1/batches`) behaves. Times are virtual (Effect's `Clock`).
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 export interface BatchOptions {
   /** Add calls allowed per `addCallWindow`, over all batches (xAI: 1000 per 30 s). One more is answered 429 with Retry-After. */
@@ -120,7 +132,7 @@ export interface BatchOptions {
 /**
  * A batch on the simulator, as tests see it.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 export interface BatchSummary {
   readonly batchId: string
@@ -146,7 +158,12 @@ export interface SimulatorOptions {
    * provided: xa***yz".
    */
   readonly apiKeys?: ReadonlyArray<string | Redacted.Redacted<string>> | undefined
-  /** The quota of every model without its own. Unlimited by default. */
+  /**
+   * The rate limit of every model without its own (requests and tokens per second or minute,
+   * answered with 429s like xAI's). Unlimited by default.
+   */
+  readonly rateLimit?: Quota.Quota | undefined
+  /** @deprecated The old name of `rateLimit`. */
   readonly quota?: Quota.Quota | undefined
   /**
    * Per-model settings. The keys are also listed by `GET /v1/models`, next to grok-4.3, the
@@ -259,7 +276,9 @@ export interface Service {
   readonly subscribe: Effect.Effect<Stream.Stream<LoggedRequest>, never, Scope.Scope>
   /** Replaces the fault plan for the requests that arrive from now on. */
   readonly setFaults: (plan: FaultPlan.FaultPlan) => Effect.Effect<void, FaultPlan.InvalidFaultPlan>
-  /** Replaces one model's quota (`undefined`: unlimited) and refills it. */
+  /** Replaces one model's rate limit (`undefined`: unlimited) and refills it. */
+  readonly setRateLimit: (model: string, rateLimit: Quota.Quota | undefined) => Effect.Effect<void, Quota.InvalidQuota>
+  /** @deprecated The old name of `setRateLimit`. */
   readonly setQuota: (model: string, quota: Quota.Quota | undefined) => Effect.Effect<void, Quota.InvalidQuota>
   /**
    * Back to the state after start: empty log, counters at zero, full quotas, the initial
@@ -296,7 +315,7 @@ const DEFAULT_LOG_LIMIT = 100_000
  * xAI's retirement of 2026-05-15: these model ids keep resolving but are served (and billed)
  * by grok-4.3, and only the answer's `model` says so. Pass as `redirects` to simulate it.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  */
 export const retiredModels: Readonly<Record<string, string>> = {
@@ -395,11 +414,11 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, Sim
     const host = options.host ?? "127.0.0.1"
     const latency = yield* latencyMillis(options.latency)
     const faults = yield* FaultPlan.validate(options.faults ?? FaultPlan.none)
-    const quota = yield* validateQuota("quota", options.quota)
+    const quota = yield* validateQuota("rateLimit", options.rateLimit ?? options.quota)
     const models = options.models ?? {}
     const modelQuotas = new Map<string, Quota.Quota>()
     for (const [model, settings] of Object.entries(models)) {
-      const modelQuota = yield* validateQuota(`quota of model ${model}`, settings.quota)
+      const modelQuota = yield* validateQuota(`rate limit of model ${model}`, settings.rateLimit ?? settings.quota)
       if (modelQuota !== undefined) modelQuotas.set(model, modelQuota)
     }
     const seed = options.seed === undefined ? String(yield* Random.nextInt) : String(options.seed)
@@ -443,6 +462,8 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, Sim
       )
     )
     const url = `http://${urlHost(host)}:${listening.port}/v1`
+    const setRateLimit: Service["setRateLimit"] = (model, next) =>
+      Effect.flatMap(validateQuota(`rate limit of model ${model}`, next), (valid) => Effect.sync(() => state.setQuota(model, valid)))
     yield* Effect.logDebug(`GrokSimulator listening on ${url}`)
 
     return {
@@ -454,8 +475,8 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, Sim
       awaitCompleted: (count) => state.log.awaitEnded(count),
       subscribe: Effect.map(PubSub.subscribe(ended), (queue) => Stream.fromQueue(queue)),
       setFaults: (plan) => Effect.flatMap(FaultPlan.validate(plan), (valid) => Effect.sync(() => state.setFaults(valid))),
-      setQuota: (model, next) =>
-        Effect.flatMap(validateQuota(`quota of model ${model}`, next), (valid) => Effect.sync(() => state.setQuota(model, valid))),
+      setRateLimit,
+      setQuota: setRateLimit,
       reset: Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.sync(() => {
           state.reset(now)
@@ -473,3 +494,51 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, Sim
  */
 export const layer = (options: SimulatorOptions = {}): Layer.Layer<GrokSimulator, SimulatorError> =>
   Layer.scoped(GrokSimulator, make(options))
+
+/**
+ * Options of {@link layerClient}: the simulator's, plus the client's settings (its key, model,
+ * timeouts; the URL is the simulator's).
+ *
+ * @since 0.2.0
+ */
+export interface ClientOptions extends SimulatorOptions {
+  readonly client?: Omit<GrokConfig.GrokConfigInput, "apiKey" | "baseUrl"> & {
+    /** Default: the first of `apiKeys`, or any key when the simulator accepts any. */
+    readonly apiKey?: string | Redacted.Redacted<string> | undefined
+  } | undefined
+}
+
+/**
+ * A simulator and a `GrokClient` pointed at it, in one layer (on `fetch`: nothing else to
+ * install). Its `reset` also gives the client a fresh start: its own rate limiter, circuit
+ * breakers and retry budget are rebuilt, so that one test's faults do not slow the next. A
+ * limiter, breaker or settings provided around the calls are still the ones they use.
+ *
+ * ```ts
+ * it.effect("retries a 503", () =>
+ *   Effect.gen(function*() {
+ *     const grok = yield* GrokClient.GrokClient
+ *     // ...
+ *   }).pipe(Effect.provide(GrokSimulator.layerClient({ faults: [{ nth: [1], fault: { kind: "status", status: 503 } }] }))))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerClient = (
+  options: ClientOptions = {}
+): Layer.Layer<GrokSimulator | GrokClient.GrokClient, SimulatorError | ConfigError.ConfigError> =>
+  Layer.scopedContext(Effect.gen(function*() {
+    const sim = yield* make(options)
+    const firstKey = options.apiKeys?.[0]
+    const config = yield* GrokConfig.make({
+      ...options.client,
+      apiKey: options.client?.apiKey ?? firstKey ?? "simulator-key",
+      baseUrl: sim.url
+    })
+    const build = GrokClient.make(config).pipe(Effect.provide(FetchHttpClient.layer))
+    const current = yield* ScopedRef.fromAcquire(build)
+    const client = GrokClient.delegating(ScopedRef.get(current), config)
+    const service: Service = { ...sim, reset: Effect.zipRight(sim.reset, ScopedRef.set(current, build)) }
+    return Context.make(GrokSimulator, service).pipe(Context.add(GrokClient.GrokClient, client))
+  }))

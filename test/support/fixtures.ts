@@ -1,6 +1,8 @@
 /**
- * Loads the recorded xAI traffic in `../shared/fixtures/xai-recorded/*.yaml` (go-vcr
- * "version: 2" cassettes) without a YAML dependency.
+ * The recorded xAI traffic the tests read, kept in this repository (`test/fixtures/`, see its
+ * README.md for sources and licences): the error bodies xAI really sent
+ * (`xai-error-bodies.json`) and chat exchanges in `xai-recorded/*.yaml` (go-vcr "version: 2"
+ * cassettes), loaded without a YAML dependency.
  *
  * The cassettes use two scalar styles for bodies: single-quoted (`'...'`, a quote written
  * as `''`, long values possibly folded over several lines) for JSON, and block literals
@@ -26,10 +28,30 @@ export interface Cassette {
   readonly interactions: ReadonlyArray<RecordedInteraction>
 }
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
+const fixturesDir = resolve(dirname(fileURLToPath(import.meta.url)), "../fixtures")
 
-/** `../shared/fixtures/xai-recorded`, resolved from the repository root. */
-export const recordedDir = resolve(repoRoot, "../shared/fixtures/xai-recorded")
+/** `test/fixtures/xai-recorded`. */
+export const recordedDir = resolve(fixturesDir, "xai-recorded")
+
+/** One real xAI error body, with the status it came with. */
+export interface ErrorBodyCase {
+  readonly name: string
+  readonly status: number
+  readonly headers?: Record<string, string>
+  readonly body: unknown
+}
+
+/** Every case of `test/fixtures/xai-error-bodies.json`. */
+export const errorBodyCases: ReadonlyArray<ErrorBodyCase> = (JSON.parse(
+  readFileSync(resolve(fixturesDir, "xai-error-bodies.json"), "utf8")
+) as { cases: ReadonlyArray<ErrorBodyCase> }).cases
+
+/** The error body case named `name` (throws when there is none: a typo in a test). */
+export const errorBodyCase = (name: string): ErrorBodyCase => {
+  const found = errorBodyCases.find((c) => c.name === name)
+  if (found === undefined) throw new Error(`no fixture ${name}`)
+  return found
+}
 
 /** File names of every cassette, sorted. */
 export const cassetteNames = (): ReadonlyArray<string> =>

@@ -36,6 +36,8 @@ export const defaultPoll: Schedule.Schedule<unknown, void> = Schedule.exponentia
 const DEFAULT_MAX_REQUESTS = 100
 const DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 const DEFAULT_CANCEL_GRACE = Duration.minutes(1)
+/** An add call refused for the add-call limit waits up to this long for the window (xAI's is 30 s). */
+const ADD_RETRY_AFTER_CAP = Duration.minutes(2)
 const MAX_PAGE = 1000
 
 const decodeBatch = Http.decodeWith(Batch.Batch, "the batch")
@@ -107,7 +109,10 @@ export const make = (ctx: Http.Context): GrokBatch.Service => {
 
   /** Retried only when the server said it created nothing (a create may not be repeated blindly). */
   const create: GrokBatch.Service["create"] = (name) =>
-    RetryPolicy.retry(createOnce(name), { policy: Schedule.whileInput(Http.honouring(ctx.retry.policy), (error: GrokError.GrokError) => !Http.isAmbiguous(error)) })
+    RetryPolicy.retry(createOnce(name), {
+      ...Http.retrying(ctx),
+      policy: Schedule.whileInput(ctx.retry.policy, (error: GrokError.GrokError) => !Http.isAmbiguous(error))
+    })
 
   const get: GrokBatch.Service["get"] = (batchId) => Http.idempotent(ctx, "get", HttpClientRequest.get(path(batchId)), decodeBatch)
 
@@ -169,7 +174,7 @@ export const make = (ctx: Http.Context): GrokBatch.Service => {
         })
       )
     })
-    return RetryPolicy.retry(once, { policy: Http.honouring(policy) })
+    return RetryPolicy.retry(once, { policy, retryAfterCap: ADD_RETRY_AFTER_CAP })
   }
 
   /** Add the requests the batch lacks (`listFirst`: read its list first; a new batch has none). */
@@ -218,7 +223,7 @@ export const make = (ctx: Http.Context): GrokBatch.Service => {
           }))
         return { batch, resumed: false }
       })
-      return RetryPolicy.retry(once, { policy: Http.honouring(ctx.retry.policy) })
+      return RetryPolicy.retry(once, Http.retrying(ctx))
     })
 
   const submitEncoded = (job: GrokBatch.Job, encoded: ReadonlyArray<Requests.Encoded>, options: GrokBatch.AddOptions | undefined) =>

@@ -101,8 +101,8 @@ const once = <A>(
 }
 
 /**
- * An idempotent call (a read, a cancel), retried under the client's policy: only retryable
- * errors, Retry-After as a floor.
+ * An idempotent call (a read, a cancel), retried under the client's retry settings (the retry
+ * loop never retries an error that cannot succeed, and never waits less than its Retry-After).
  */
 export const idempotent = <A>(
   ctx: Context,
@@ -110,14 +110,10 @@ export const idempotent = <A>(
   request: HttpClientRequest.HttpClientRequest,
   read: (json: unknown) => Either.Either<A, GrokError.GrokError>
 ): Effect.Effect<A, GrokError.GrokError> =>
-  RetryPolicy.retry(attempt(ctx, operation, request, read), { policy: honouring(ctx.retry.policy) })
+  RetryPolicy.retry(attempt(ctx, operation, request, read), retrying(ctx))
 
-/**
- * `policy`, never retrying an error that says it cannot succeed and never waiting less than
- * the server's Retry-After, whatever schedule it was built from.
- */
-export const honouring = <E extends RetryPolicy.Retryable>(policy: RetryPolicy.RetryPolicy<E>): RetryPolicy.RetryPolicy<E> =>
-  RetryPolicy.whileRetryable(RetryPolicy.retryAfterFloor(policy))
+/** The retry loop's options for a batch call under the client's retry settings (no retry budget: batch calls are few). */
+export const retrying = (ctx: Context) => ({ policy: ctx.retry.policy, retryAfterCap: ctx.retry.retryAfterCap })
 
 /**
  * Whether a failed call may have reached the server and been acted on: no answer arrived

@@ -29,12 +29,13 @@ const timerSlackMillis = 4
 const minimumRate = 0.1
 
 /**
- * The GCRA burst for a request rate: one call at a time, evenly spaced, plus the timer slack.
+ * The GCRA burst for a request rate: the configured burst (requests that may go back to back),
+ * else one call at a time, evenly spaced, plus the timer slack.
  * Fractional: `(burst - 1) / rate` seconds is how early a call may go, less than a whole
  * interval unless the interval is shorter than the slack.
  */
-const burstFor = (requestsPerSecond: number): number =>
-  requestsPerSecond === Infinity ? 1 : 1 + timerSlackMillis * requestsPerSecond / 1000
+const burstFor = (requestsPerSecond: number, configuredBurst: number): number =>
+  requestsPerSecond === Infinity ? 1 : Math.max(configuredBurst, 1 + timerSlackMillis * requestsPerSecond / 1000)
 
 /** Admissions per second over about the last second (sliding window of two 1 s buckets). */
 class RateMeter {
@@ -79,7 +80,7 @@ const limitsOf = (configured: KeyLimits): Limits => {
   if (limits === undefined) {
     limits = {
       requestsPerSecond: configured.requestsPerSecond,
-      requestBurst: burstFor(configured.requestsPerSecond),
+      requestBurst: burstFor(configured.requestsPerSecond, configured.burst),
       tokensPerMinute: configured.tokensPerMinute
     }
     configuredLimits.set(configured, limits)
@@ -226,7 +227,7 @@ export class KeyQuota {
     const requestsPerSecond = Math.min(known, learned.adaptiveRate)
     const tokensPerMinute = Math.min(this.configured.tokensPerMinute, learned.serverTokensPerMinute)
     if (requestsPerSecond !== this.limits.requestsPerSecond || tokensPerMinute !== this.limits.tokensPerMinute) {
-      this.limits = { requestsPerSecond, requestBurst: burstFor(requestsPerSecond), tokensPerMinute }
+      this.limits = { requestsPerSecond, requestBurst: burstFor(requestsPerSecond, this.configured.burst), tokensPerMinute }
     }
   }
 }

@@ -100,8 +100,19 @@ class KeyState {
 /** A ticket's token estimate as a number the stores can use: garbage counts as nothing. */
 const costOf = (tokens: number): number => (tokens >= 0 ? tokens : 0)
 
-const rejected = (key: string, reason: RateLimiterRejected["reason"], message: string) =>
-  new RateLimiterRejected({ key, reason, message })
+const rejected = (
+  key: string,
+  reason: RateLimiterRejected["reason"],
+  message: string,
+  waits?: { readonly waitedMillis: number; readonly predictedMillis: number | undefined }
+) =>
+  new RateLimiterRejected({
+    key,
+    reason,
+    message,
+    waited: waits === undefined ? undefined : Duration.millis(waits.waitedMillis),
+    predictedWait: waits?.predictedMillis === undefined ? undefined : Duration.millis(Math.ceil(waits.predictedMillis))
+  })
 
 const isSuccess = (outcome: Outcome): boolean =>
   outcome.status !== null && outcome.status < 500 && outcome.status !== 429 && outcome.rateLimited !== true
@@ -192,17 +203,24 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
     }
 
     /** Remove `waiter` from the queue and fail it. */
-    const reject = (state: KeyState, waiter: Waiter, reason: RateLimiterRejected["reason"], message: string) => {
+    const reject = (
+      state: KeyState,
+      waiter: Waiter,
+      reason: RateLimiterRejected["reason"],
+      message: string,
+      waits?: Parameters<typeof rejected>[3]
+    ) => {
       state.queue?.remove(waiter)
-      waiter.resume(Effect.fail(rejected(state.key, reason, message)))
+      waiter.resume(Effect.fail(rejected(state.key, reason, message, waits)))
     }
 
     /** Whether the waiter's deadline is its caller's own, sooner than the queue's `maxWait`. */
     const ownDeadline = (waiter: Waiter) => waiter.deadline < waiter.enqueuedAt + options.maxWaitMillis
 
-    const timedOut = (state: KeyState, waiter: Waiter, now: number, more = 0) =>
-      ownDeadline(waiter)
-        ? reject(state, waiter, "deadline", deadlineMessage(state.key, waiter.deadline - waiter.enqueuedAt, more))
+    const timedOut = (state: KeyState, waiter: Waiter, now: number, more = 0) => {
+      const waits = { waitedMillis: now - waiter.enqueuedAt, predictedMillis: more > 0 ? now + more - waiter.enqueuedAt : undefined }
+      return ownDeadline(waiter)
+        ? reject(state, waiter, "deadline", deadlineMessage(state.key, waiter.deadline - waiter.enqueuedAt, more), waits)
         : reject(
           state,
           waiter,
@@ -210,8 +228,10 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
           more > 0
             ? `Call for key ${state.key} would wait ${Math.ceil(now + more - waiter.enqueuedAt)} ms in all, ` +
               `more than maxWait (${options.maxWaitMillis} ms)`
-            : `Call for key ${state.key} waited ${now - waiter.enqueuedAt} ms, reaching maxWait (${options.maxWaitMillis} ms)`
+            : `Call for key ${state.key} waited ${now - waiter.enqueuedAt} ms, reaching maxWait (${options.maxWaitMillis} ms)`,
+          waits
         )
+    }
 
     const expireOverdue = (state: KeyState, queue: WaitQueue<Waiter>, now: number) => {
       let waiter = queue.overdue(now)
@@ -404,7 +424,7 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
       return tokens > limits.tokensPerMinute
         ? Effect.fail(rejected(ticket.key, "too-large", tooLargeMessage(ticket.key, tokens, limits)))
         : until <= now
-        ? Effect.fail(rejected(ticket.key, "deadline", deadlineMessage(ticket.key, 0, 0)))
+        ? Effect.fail(rejected(ticket.key, "deadline", deadlineMessage(ticket.key, 0, 0), { waitedMillis: 0, predictedMillis: undefined }))
         : state.queued === 0 && state.hasRoom
         ? admitNow(state, tokens, rank, now, until)
         : awaitPermit(state, tokens, rank, now, until)

@@ -3,6 +3,11 @@
  * `Effect.retry`, because it must know each delay before sleeping: a wait that would cross
  * the deadline is not taken, and the budget is asked before a wait, not after.
  *
+ * The loop, not the policy, owns the retry contract, so that it holds for any `Schedule` a
+ * caller passes (as `HttpClient.retryTransient` applies its transient check itself): an error
+ * that is not retryable is never retried, a Retry-After longer than the cap ends the retries
+ * at once, and no wait is shorter than the server's Retry-After.
+ *
  * @internal
  */
 import { Clock, Duration, Effect, Option } from "effect"
@@ -14,7 +19,19 @@ export interface LoopOptions<E extends Retryable> {
   readonly policy: RetryPolicy<E>
   readonly budget: RetryBudget | undefined
   readonly onRetry: ((event: RetryEvent<E>) => Effect.Effect<void>) | undefined
+  /** The longest Retry-After waited for (millis); a longer one ends the retries. */
+  readonly retryAfterCapMillis: number
+  /** The error a call fails with when the budget refuses to retry `error` (default: `error` itself). */
+  readonly onBudgetRefused?: ((error: E) => Effect.Effect<E>) | undefined
 }
+
+/** Whether the contract forbids retrying `error`, whatever the policy says. */
+const mustNotRetry = (error: Retryable, capMillis: number): boolean =>
+  !error.retryable || (error.retryAfter !== undefined && Duration.toMillis(error.retryAfter) > capMillis)
+
+/** The policy's delay, never shorter than the server's Retry-After. */
+const atLeastRetryAfter = (error: Retryable, delayMillis: number): number =>
+  error.retryAfter === undefined ? delayMillis : Math.max(delayMillis, Duration.toMillis(error.retryAfter))
 
 /**
  * Retry `self` under `options`, never starting a wait that ends at or after `deadlineAt` (epoch
@@ -38,17 +55,22 @@ const retriesAfter = <A, E extends Retryable, R>(
   firstError: E
 ): Effect.Effect<A, E, R> =>
   Effect.gen(function*() {
-    const { budget, onRetry, policy } = options
+    const { budget, onRetry, policy, retryAfterCapMillis } = options
     let state: unknown = policy.initial
     let error = firstError
     // `retry` is the number the next retry will carry: 1 after the first attempt fails.
     for (let retry = 1;; retry++) {
+      // Checked before the policy is stepped: a policy with side effects never sees an error
+      // that cannot be retried.
+      if (mustNotRetry(error, retryAfterCapMillis)) return yield* Effect.fail(error)
       const now = yield* Clock.currentTimeMillis
       const next = yield* step(policy, now, error, state)
       if (Option.isNone(next)) return yield* Effect.fail(error)
-      const { delayMillis } = next.value
+      const delayMillis = atLeastRetryAfter(error, next.value.delayMillis)
       if (now + delayMillis >= deadlineAt) return yield* Effect.fail(error)
-      if (budget !== undefined && !(yield* budget.tryWithdraw)) return yield* Effect.fail(error)
+      if (budget !== undefined && !(yield* budget.tryWithdraw)) {
+        return yield* Effect.fail(options.onBudgetRefused === undefined ? error : yield* options.onBudgetRefused(error))
+      }
       const event: RetryEvent<E> = { attempt: retry, delay: Duration.millis(delayMillis), reason: reasonFor(error, delayMillis), error }
       yield* Effect.logDebug("retrying").pipe(
         Effect.annotateLogs({ attempt: retry, delayMillis: Math.round(delayMillis), reason: event.reason, error: tagOf(error) })

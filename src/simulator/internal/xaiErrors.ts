@@ -1,6 +1,6 @@
 /**
  * The error bodies the simulator answers with, worded like xAI's real ones
- * (see shared/fixtures/xai-error-bodies.json): `{"code": "<kebab-case>", "error": "<message>"}`.
+ * (see test/fixtures/xai-error-bodies.json): `{"code": "<kebab-case>", "error": "<message>"}`.
  *
  * @internal
  */

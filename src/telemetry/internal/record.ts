@@ -91,6 +91,7 @@ const attempts = series(Metrics.attempts, [MODEL, STATUS, ERROR])
 const attemptDuration = series(Metrics.attemptDuration, [MODEL, STATUS])
 const rateLimited = series(Metrics.rateLimited, [MODEL, "limit"])
 const retries = series(Metrics.retries, [MODEL, "reason", ERROR])
+const budgetRefusals = series(Metrics.retryBudgetRefusals, [MODEL, ERROR])
 const tokens = series(Metrics.tokens, [MODEL, TOKEN_TYPE])
 const tokenUsage = series(Metrics.tokenUsage, [MODEL, OPERATION, PROVIDER, TOKEN_TYPE])
 const cost = series(Metrics.costTicks, [MODEL])
@@ -139,6 +140,10 @@ export const attemptEnded = (
 
 export const retried = (model: string, reason: string, errorType: string): Effect.Effect<void> =>
   record((extra) => retries(model, reason, errorType).unsafeUpdate(1, extra))
+
+/** The retry budget refused a retry of `errorType`. */
+export const retryBudgetRefused = (model: string, errorType: string): Effect.Effect<void> =>
+  record((extra) => budgetRefusals(model, errorType).unsafeUpdate(1, extra))
 
 /** The limiter's view of a key, sampled when an attempt arrives and when it is admitted. */
 export const limiterSampled = (model: string, stats: RateLimiter.KeyStats): Effect.Effect<void> =>
