@@ -4,7 +4,7 @@
  *
  * Every client faces the same simulator (run here, in the parent) with the same load, each in
  * its own child process (`client.ts`) so that its peak memory is its own. Scenarios: a quota
- * with and without rate-limit headers, an outage, mixed faults, per-call overhead. Then the
+ * with and without rate-limit headers, an outage, a model that stays down, mixed faults, per-call overhead. Then the
  * other benchmarks: backoff contention, the in-memory limiter (`limiter.ts`), the
  * Redis limiter and a fleet of 3 `load` processes sharing the quota through Redis (when
  * `redis-server` is on the PATH).
@@ -90,11 +90,11 @@ const startingLine = (count: number) =>
 const runScenario = (scenario: Scenario) =>
   Effect.gen(function*() {
     yield* progress(`${scenario.name}: ${scenario.title}`)
-    const clients = [
+    const clients = (scenario.clients ?? [
       ...peers,
       ...(scenario.quotaPerSecond === undefined ? [] : [toldTheQuota]),
       ...(scenario.workload._tag === "overhead" ? overheadBaselines : [])
-    ].filter((client) => onlyClients === undefined || onlyClients.includes(client))
+    ]).filter((client) => onlyClients === undefined || onlyClients.includes(client))
     // The outage lasts 20 s whatever the client does: its clients run side by side, each on
     // its own simulator, and start together once all have booted. The others run one at a
     // time so that timings do not compete.

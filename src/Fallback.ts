@@ -49,8 +49,9 @@ export class CurrentStep extends Context.Tag("effect-grok/Fallback/CurrentStep")
 
 /**
  * Whether a failure moves the chain on: rate limits (any kind), an open breaker, server
- * errors, timeouts, broken connections, a retryable error inside a 200 or from the limiter's
- * queue. Never a request the server refused for what it is.
+ * errors, timeouts, broken connections, a retryable error inside a 200, a limiter refusal
+ * that is retryable or for want of time before the deadline. Never a request the server
+ * refused for what it is.
  *
  * @since 0.1.0
  */
@@ -64,8 +65,10 @@ export const isTrigger = (error: GrokError.GrokError): boolean => {
     case "TransportError":
       return true
     case "ErrorInBody":
-    case "QueueRejected":
       return error.retryable
+    case "QueueRejected":
+      // A model whose quota cannot fit the call before its deadline: another model's may.
+      return error.retryable || error.reason === "deadline"
     default:
       return false
   }

@@ -300,16 +300,21 @@ export class QueueRejected extends TaggedError("QueueRejected")<GrokErrorFields 
 }> {}
 
 /**
- * The circuit breaker for `key` is open: recent calls failed too often.
+ * The circuit breaker for `key` is open: recent calls failed too often. Nothing was sent.
  *
  * | yields it | retryable | why |
  * |---|---|---|
- * | client: the breaker rejects without calling | yes | it half-opens after its cool-down |
+ * | client: the breaker rejects without calling (`whenOpen: "fail"`, a fallback step) | yes | it half-opens after its cool-down |
+ * | client: the breaker has held calls for its `maxWait` (30 s by default): the model looks down | no | waiting on would only stretch the caller's wait; a later call goes through once a probe succeeds |
+ *
+ * `retryAfter` is when the next probe is due (absent while one is under way); `openFor`,
+ * how long the breaker has been holding calls back.
  *
  * @since 0.1.0
  */
 export class CircuitOpen extends TaggedError("CircuitOpen")<GrokErrorFields & {
   readonly key: string
+  readonly openFor?: Duration.Duration | undefined
 }> {}
 
 /**

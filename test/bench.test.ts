@@ -115,6 +115,9 @@ describe("bench results", () => {
       logged(start + 22_900, 200)
     ]
     expect(serverCounts(log, start)).toEqual({ attempts: 6, status429: 1 })
+    // Responses API calls are model calls too (the @effect/ai providers make them); embeddings are not.
+    const responses = [logged(start, 429, { path: "/v1/responses" }), logged(start + 1, 200, { path: "/v1/responses" }), logged(start + 2, 200, { path: "/v1/embeddings" })]
+    expect(serverCounts(responses, start)).toEqual({ attempts: 2, status429: 1 })
     expect(serverCounts(log, start, { fromMillis: 2_000, untilMillis: 22_000 })).toEqual({
       attempts: 6,
       status429: 1,
@@ -182,6 +185,18 @@ describe("bench results", () => {
     )
     expect(table).toContain("- peak RSS (MB): p-retry+bottleneck does better (90 against effect-grok's 150)")
     expect(table).not.toContain("- 429s")
+  })
+
+  it("a scenario with a reference of its own: ratios and verdicts against it, its peers only", () => {
+    const table = scenarioTable(scenario("effect-ai-quota"), [
+      line("effect-grok/ai", { scenario: "effect-ai-quota", seconds: 10, attempts: 201 }),
+      line("ai-openai+shape-fix+plan", { scenario: "effect-ai-quota", ok: 88, failed: 112, seconds: 6, attempts: 500, peakRssMB: 90 })
+    ])
+    const rows = table.split("\n")
+    expect(rows[0]).toContain("| time × effect-grok/ai | attempts × effect-grok/ai |")
+    expect(rows.find((row) => row.startsWith("| ai-openai+shape-fix+plan"))).toContain("| 0.60 | 2.49 |")
+    expect(table).toContain("- peak RSS (MB): ai-openai+shape-fix+plan does better (90 against effect-grok/ai's 100)")
+    expect(scenario("effect-ai-quota").clients).toEqual(["effect-grok/ai", "ai-openai", "ai-openai+shape-fix", "ai-openai+shape-fix+plan"])
   })
 
   it("values that print alike tie: no peer wins by a difference the table does not show", () => {

@@ -967,8 +967,8 @@ describe("GrokSimulator.layerClient", () => {
 
       // An outage opens the client's own breaker...
       yield* sim.setFaults([{ fault: { kind: "status", status: 503 } }])
-      // (ten failures in the window open it)
-      for (let i = 0; i < 10; i++) yield* run(Effect.either(grok.chat(hello, { retry: RetryPolicy.make({ maxRetries: 0 }) })))
+      // (nine failures of ten calls in the window open it)
+      for (let i = 0; i < 9; i++) yield* run(Effect.either(grok.chat(hello, { retry: RetryPolicy.make({ maxRetries: 0 }) })))
       yield* sim.setFaults([])
       // ...so that a call now waits for the breaker's probe before it is sent.
       const before = yield* Clock.currentTimeMillis

@@ -331,8 +331,8 @@ export const make = (settings: Settings) => {
       const messages = messagesFor(endpoint, body)
       if (Either.isLeft(messages)) return { finishAt, outcome: { _tag: "Failure", code: 3, message: messages.left } }
       const request = messages.right
-      const completion = complete({ messages: request.messages, maxTokens: request.maxTokens, reasoning: context.catalog.reasoningOf(request.model) })
       const served = context.catalog.servedBy(request.model)
+      const completion = yield* complete({ messages: request.messages, maxTokens: request.maxTokens, reasoning: context.catalog.reasoningOf(served) })
       const answer = chatCompletion({ id: completionId, created: Math.floor(finishAt / 1000), model: served }, completion)
       const discounted = { ...answer, usage: { ...answer.usage, cost_in_usd_ticks: Math.round(answer.usage.cost_in_usd_ticks * BATCH_PRICE) } }
       // Responses lines are run as chat completions and answered as one (observed).

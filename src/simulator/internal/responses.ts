@@ -1,18 +1,32 @@
 /**
  * `POST /v1/responses`, plain and streamed, shaped like xAI's recorded Responses traffic:
- * the same deterministic completion, usage, quota charge and fault plan as chat
- * completions, in the Responses vocabulary (output items, `input_tokens` / `output_tokens`
- * with reasoning inside the output, semantic stream events with `sequence_number`).
+ * the same deterministic completion (tool calls and JSON answers included), usage, quota
+ * charge and fault plan as chat completions, in the Responses vocabulary (output items,
+ * `input_tokens` / `output_tokens` with reasoning inside the output, semantic stream events
+ * with `sequence_number`).
  *
  * @internal
  */
 import { Effect } from "effect"
 import type { Usage } from "../Simulator.js"
-import { type Completion, complete, grantedTier, wireUsage } from "./completions.js"
+import { type Completion, complete, grantedTier, type ToolCall, wireUsage } from "./completions.js"
 import { uuid } from "./ids.js"
 import * as Reply from "./reply.js"
 import { messagesOf, ResponsesRequest } from "./responsesRequest.js"
 import { decodeBody, type Route } from "./routes.js"
+import * as Structured from "./structured.js"
+
+const formatOf = (request: ResponsesRequest): Structured.OutputFormat => {
+  const format = request.text?.format
+  switch (format?.type) {
+    case "json_object":
+      return { _tag: "JsonObject" }
+    case "json_schema":
+      return { _tag: "JsonSchema", schema: format.schema }
+    default:
+      return Structured.text
+  }
+}
 
 /** Responses usage: reasoning tokens are inside `output_tokens`, and `total = input + output`. */
 const responsesUsage = (usage: Usage) => ({
@@ -54,10 +68,25 @@ const messageItem = (answer: Answer, status: string, content: ReadonlyArray<Retu
   status
 })
 
+const functionCallItem = (call: ToolCall, status: string, args: string) => ({
+  arguments: args,
+  call_id: call.id,
+  id: `fc_${call.id}`,
+  name: call.name,
+  type: "function_call",
+  status
+})
+
+/** What the model wrote: a function call, or a message. */
+const outputItems = (answer: Answer) =>
+  answer.completion.toolCalls.length > 0
+    ? answer.completion.toolCalls.map((call) => functionCallItem(call, "completed", call.arguments))
+    : [messageItem(answer, isCut(answer) ? "incomplete" : "completed", [textPart(answer.completion.content.join(""))])]
+
 const finalItems = (answer: Answer) => {
   const reasoning = answer.completion.reasoning
-  const message = messageItem(answer, isCut(answer) ? "incomplete" : "completed", [textPart(answer.completion.content.join(""))])
-  return reasoning.length === 0 ? [message] : [reasoningItem(answer, "completed", [reasoning.join("")]), message]
+  const output = outputItems(answer)
+  return reasoning.length === 0 ? output : [reasoningItem(answer, "completed", [reasoning.join("")]), ...output]
 }
 
 /** The response object, as xAI sends it (`in_progress` without output and usage while streaming). */
@@ -88,8 +117,8 @@ const response = (answer: Answer, done: boolean) => ({
 /**
  * The events of the stream, as JSON text, in xAI's order: created, in progress, the
  * reasoning item (visible reasoning only) with its summary deltas, the message with its
- * text deltas, then `response.completed` (`response.incomplete` when cut at
- * `max_output_tokens`).
+ * text deltas (or each function call with its arguments, whole, in one delta), then
+ * `response.completed` (`response.incomplete` when cut at `max_output_tokens`).
  */
 const events = (answer: Answer): ReadonlyArray<string> => {
   const out: Array<Record<string, unknown>> = []
@@ -110,15 +139,25 @@ const events = (answer: Answer): ReadonlyArray<string> => {
     emit("response.output_item.done", { item: reasoningItem(answer, "completed", [summary]), output_index: outputIndex })
     outputIndex++
   }
-  const position = { content_index: 0, item_id: `msg_${answer.id}`, output_index: outputIndex }
-  const text = content.join("")
-  emit("response.output_item.added", { item: messageItem(answer, "in_progress", []), output_index: outputIndex })
-  emit("response.content_part.added", { ...position, part: textPart("") })
-  for (const delta of content) emit("response.output_text.delta", { ...position, delta, logprobs: [] })
-  emit("response.output_text.done", { ...position, text, logprobs: [] })
-  emit("response.content_part.done", { ...position, part: textPart(text) })
   const status = isCut(answer) ? "incomplete" : "completed"
-  emit("response.output_item.done", { item: messageItem(answer, status, [textPart(text)]), output_index: outputIndex })
+  for (const call of answer.completion.toolCalls) {
+    const position = { item_id: `fc_${call.id}`, output_index: outputIndex }
+    emit("response.output_item.added", { item: functionCallItem(call, "in_progress", ""), output_index: outputIndex })
+    emit("response.function_call_arguments.delta", { ...position, delta: call.arguments })
+    emit("response.function_call_arguments.done", { ...position, arguments: call.arguments })
+    emit("response.output_item.done", { item: functionCallItem(call, "completed", call.arguments), output_index: outputIndex })
+    outputIndex++
+  }
+  if (answer.completion.toolCalls.length === 0) {
+    const position = { content_index: 0, item_id: `msg_${answer.id}`, output_index: outputIndex }
+    const text = content.join("")
+    emit("response.output_item.added", { item: messageItem(answer, "in_progress", []), output_index: outputIndex })
+    emit("response.content_part.added", { ...position, part: textPart("") })
+    for (const delta of content) emit("response.output_text.delta", { ...position, delta, logprobs: [] })
+    emit("response.output_text.done", { ...position, text, logprobs: [] })
+    emit("response.content_part.done", { ...position, part: textPart(text) })
+    emit("response.output_item.done", { item: messageItem(answer, status, [textPart(text)]), output_index: outputIndex })
+  }
   emit(`response.${status}`, { response: response(answer, true) })
   return out.map((event) => JSON.stringify(event))
 }
@@ -130,10 +169,15 @@ export const responses: Route = {
     Effect.gen(function*() {
       const request = yield* decodeBody(context, ResponsesRequest)
       const model = context.catalog.servedBy(request.model)
-      const completion = complete({
+      const completion = yield* complete({
         messages: messagesOf(request),
         maxTokens: request.max_output_tokens ?? undefined,
-        reasoning: context.catalog.reasoningOf(model)
+        reasoning: context.catalog.reasoningOf(model),
+        tools: (request.tools ?? []).flatMap((tool) =>
+          tool.type === "function" && tool.name != null ? [{ name: tool.name, parameters: tool.parameters }] : []
+        ),
+        toolChoice: Structured.readToolChoice(request.tool_choice),
+        format: formatOf(request)
       })
       const headers = yield* context.admit(request.model, completion.usage.totalTokens)
       const answer: Answer = { id: yield* uuid, createdAt: Math.floor(context.nowMillis / 1000), request, model, completion }

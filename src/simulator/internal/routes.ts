@@ -19,6 +19,7 @@ import { modelList, modelObject } from "./models.js"
 import type { Headers } from "./quotaHeaders.js"
 import * as Reply from "./reply.js"
 import { responses } from "./responses.js"
+import * as Structured from "./structured.js"
 import * as XaiErrors from "./xaiErrors.js"
 
 /** The request body: parsed JSON, or why it is not JSON. */
@@ -108,11 +109,24 @@ export const decodeBody = <A, I>(
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 
+const ChatTool = Schema.Struct({
+  type: Schema.String,
+  function: Schema.optional(Schema.Struct({ name: Schema.String, parameters: Schema.optional(Schema.Unknown) }))
+})
+
+const ChatResponseFormat = Schema.Struct({
+  type: Schema.Literal("text", "json_object", "json_schema"),
+  json_schema: Schema.optional(Schema.Struct({ name: Schema.String, schema: Schema.optional(Schema.Unknown) }))
+})
+
 const ChatRequest = Schema.Struct({
   model: Schema.String.pipe(Schema.nonEmptyString()),
   messages: Schema.Array(Schema.Struct({ role: Schema.String, content: Schema.optional(Schema.Unknown) })).pipe(
     Schema.minItems(1)
   ),
+  tools: Schema.optional(Schema.NullOr(Schema.Array(ChatTool))),
+  tool_choice: Schema.optional(Schema.Unknown),
+  response_format: Schema.optional(Schema.NullOr(ChatResponseFormat)),
   stream: Schema.optional(Schema.NullOr(Schema.Boolean)),
   stream_options: Schema.optional(Schema.NullOr(Schema.Struct({
     include_usage: Schema.optional(Schema.NullOr(Schema.Boolean))
@@ -123,6 +137,17 @@ const ChatRequest = Schema.Struct({
   service_tier: Schema.optional(Schema.NullOr(Schema.String))
 })
 
+const formatOf = (format: typeof ChatResponseFormat.Type | null | undefined): Structured.OutputFormat => {
+  switch (format?.type) {
+    case "json_object":
+      return { _tag: "JsonObject" }
+    case "json_schema":
+      return { _tag: "JsonSchema", schema: format.json_schema?.schema }
+    default:
+      return Structured.text
+  }
+}
+
 export const chatCompletions: Route = {
   method: "POST",
   path: "/v1/chat/completions",
@@ -131,10 +156,17 @@ export const chatCompletions: Route = {
       const request = yield* decodeBody(context, ChatRequest)
       yield* DeferredCompletions.checkRequest(request)
       const served = context.catalog.servedBy(request.model)
-      const completion = complete({
+      const completion = yield* complete({
         messages: request.messages,
         maxTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
-        reasoning: context.catalog.reasoningOf(served)
+        reasoning: context.catalog.reasoningOf(served),
+        tools: (request.tools ?? []).flatMap((tool) =>
+          tool.type === "function" && tool.function !== undefined
+            ? [{ name: tool.function.name, parameters: tool.function.parameters }]
+            : []
+        ),
+        toolChoice: Structured.readToolChoice(request.tool_choice),
+        format: formatOf(request.response_format)
       })
       const headers = yield* context.admit(request.model, completion.usage.totalTokens)
       const envelope = {
