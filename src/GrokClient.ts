@@ -364,7 +364,7 @@ export const make = (
           if (Either.isLeft(decoded)) return decoded
           const completion = decoded.right
           cell.usedTokens = completion.usage?.total_tokens
-          return Effect.as(Pipeline.recordUsage(cell, completion.usage), completion)
+          return Effect.as(Pipeline.recordAnswer(cell, completion), completion)
         })
       }
     }
@@ -402,7 +402,8 @@ export const make = (
             ),
           isContent: chunkIsContent,
           track: trackChunk,
-          usageOf: (chunk) => chunk.usage ?? undefined,
+          // The last chunk (with `include_usage`) carries the usage; its model and tier are the answer's.
+          answerOf: (chunk) => (chunk.usage == null ? undefined : chunk),
           isFinal: (chunk) => chunk.choices.some((choice) => choice.finish_reason != null),
           failureOf: () => undefined
         }, view.streamSettingsOf(options)))))
@@ -430,7 +431,7 @@ export const make = (
                 Effect.flatMap(decodeWith(decodeEmbeddings, "the embeddings response")),
                 Effect.tap((result) => {
                   cell.usedTokens = result.usage?.total_tokens
-                  return Pipeline.recordUsage(cell, result.usage)
+                  return Pipeline.recordAnswer(cell, result)
                 })
               )
           }, view.settingsOf(options)))

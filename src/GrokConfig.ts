@@ -55,8 +55,14 @@ export interface GrokConfigInput {
 /** @since 0.1.0 */
 export const defaultBaseUrl = "https://api.x.ai/v1"
 
-/** @since 0.1.0 */
-export const defaultModel = "grok-4"
+/**
+ * The model used when neither the request nor the config names one: xAI's current general
+ * model. Its retirement notice of 2026-05-15 serves the retired ids (`grok-4-0709`,
+ * `grok-4-fast-*`, `grok-3`, ...) as grok-4.3 anyway.
+ *
+ * @since 0.1.0
+ */
+export const defaultModel = "grok-4.3"
 
 const loopbackHosts = new Set(["localhost", "[::1]", "::1"])
 

@@ -511,7 +511,7 @@ describe("GrokClient reads its services where they take effect", () => {
 
       const breaker = yield* CircuitBreaker.make({ minimumCalls: 1, failureRatio: 1 })
       yield* failure(sim, grok.chat(hello, { retry: noRetry }).pipe(Effect.provideService(CircuitBreaker.CircuitBreaker, breaker)))
-      expect(yield* breaker.state("chat:grok-4")).toBe("open")
+      expect(yield* breaker.state(`chat:${GrokConfig.defaultModel}`)).toBe("open")
 
       // The simulator knows only the rotated key: the configured one is refused.
       const keyed = yield* setup({ sim: { apiKeys: ["rotated-key"] } })
@@ -978,7 +978,7 @@ describe("GrokClient and the rate limiter", () => {
       expect(tickets).toHaveLength(2)
       for (const ticket of tickets) {
         expect(ticket.priority).toBe("critical")
-        expect(ticket.key).toBe(limitKey(Redacted.make(KEY), "grok-4"))
+        expect(ticket.key).toBe(limitKey(Redacted.make(KEY), GrokConfig.defaultModel))
         expect(ticket.key).not.toContain(KEY)
         expect(ticket.tokens).toBeGreaterThan(0)
       }

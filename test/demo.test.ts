@@ -71,7 +71,7 @@ describe("demo", () => {
       // Faults were injected and retried: more attempts than requests, the capacity 429 among them.
       expect(summary.attempts).toBeGreaterThan(40)
       expect(summary.status429).toBeGreaterThanOrEqual(1)
-      expect(summary.models["grok-4"]).toBe(summary.ok)
+      expect(summary.models["grok-4.3"]).toBe(summary.ok)
     }))
 
   it.effect("in a pipe: plain progress lines, then the summary, the priorities and the chart; no escape codes", () =>
@@ -223,7 +223,7 @@ describe("demo rendering", () => {
       requestId: "r",
       method: "POST",
       path: "/v1/chat/completions",
-      model: "grok-4",
+      model: "grok-4.3",
       stream: false,
       status,
       fault,

@@ -161,7 +161,7 @@ describe("load --json: metrics and alerts", () => {
       expect(response.status).toBe(200)
       const text = yield* response.text
       expect(text).toContain("# TYPE effect_grok_requests_total counter")
-      expect(text).toMatch(/effect_grok_limiter_in_flight\{gen_ai_request_model="grok-4"\} 1/)
+      expect(text).toMatch(/effect_grok_limiter_in_flight\{gen_ai_request_model="grok-4\.3"\} 1/)
       const captured = yield* drive(fiber, simulatorActivity(sim))
       expect(captured.code).toBe(0)
       expect(loadJson(captured).metrics.attempts).toBe(4)

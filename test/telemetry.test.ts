@@ -220,7 +220,7 @@ describe("metrics: what the registry says equals what the simulator saw", () => 
           histogram("gen_ai.client.operation.duration", { "error.type": "RateLimited" }),
           (h) => h.count
         ),
-        limited: counter("effect_grok.rate_limited", { "gen_ai.request.model": "grok-4" })
+        limited: counter("effect_grok.rate_limited", { "gen_ai.request.model": "grok-4.3" })
       }, driven(sim, Effect.either(grok.chat(hello))))
       expect(Either.isLeft(result)).toBe(true)
       expect(delta).toEqual({ failed: 1, durationsFailed: 1, limited: 1 })
@@ -231,7 +231,7 @@ describe("metrics: what the registry says equals what the simulator saw", () => 
       const limiter = yield* Effect.orDie(RateLimiterMemory.make({ limits: { requestsPerSecond: 1 }, startSlow: false }))
       const { grok, sim } = yield* setup({ limiter })
       const gauge = (metric: Metric.Metric.Gauge<number>) =>
-        Effect.map(Metric.value(Metric.tagged(metric, "gen_ai.request.model", "grok-4")), (state) => state.value)
+        Effect.map(Metric.value(Metric.tagged(metric, "gen_ai.request.model", "grok-4.3")), (state) => state.value)
       const fiber = yield* Effect.fork(Effect.all(Array.from({ length: 5 }, () => grok.chat(hello)), { concurrency: 5 }))
       yield* sim.awaitRequests(1)
       // The first call is in flight; the other four wait for their turn.
@@ -240,7 +240,7 @@ describe("metrics: what the registry says equals what the simulator saw", () => 
       yield* drive(fiber, simulatorActivity(sim))
       expect(yield* gauge(Metrics.limiterQueueDepth)).toBe(0)
       expect(yield* gauge(Metrics.limiterInFlight)).toBe(0)
-      const waits = yield* histogram("effect_grok.limiter.wait", { "gen_ai.request.model": "grok-4" })
+      const waits = yield* histogram("effect_grok.limiter.wait", { "gen_ai.request.model": "grok-4.3" })
       // Paced at about one per second: the waits add up to about 1 + 2 + 3 + 4 seconds.
       expect(waits.sum).toBeGreaterThan(9)
     })))
@@ -281,11 +281,11 @@ describe("spans: one per call, a child per attempt", () => {
       yield* driven(sim, grok.chat(hello))
       const log = yield* sim.log
       const spans = exporter.getFinishedSpans()
-      const call = spans.find((span) => span.name === "chat grok-4")!
+      const call = spans.find((span) => span.name === "chat grok-4.3")!
       expect(call).toBeDefined()
       expect(call.attributes).toMatchObject({
         "gen_ai.operation.name": "chat",
-        "gen_ai.request.model": "grok-4",
+        "gen_ai.request.model": "grok-4.3",
         "gen_ai.provider.name": "x_ai",
         "effect_grok.attempts": 2,
         "http.response.status_code": 200
@@ -325,7 +325,7 @@ describe("spans: one per call, a child per attempt", () => {
       const chunks = yield* driven(sim, Stream.runCollect(grok.chatStream(hello)))
       expect(Chunk.size(chunks)).toBeGreaterThan(1)
       const usage = (yield* sim.log)[0]!.usage!
-      const call = exporter.getFinishedSpans().find((span) => span.name === "chat grok-4")!
+      const call = exporter.getFinishedSpans().find((span) => span.name === "chat grok-4.3")!
       expect(call.attributes).toMatchObject({
         "effect_grok.attempts": 1,
         "gen_ai.usage.input_tokens": usage.promptTokens,
@@ -418,7 +418,7 @@ describe("logs: structured, at sensible levels, never the key", () => {
       expect(retry.level).toBe(LogLevel.Debug)
       expect(retry.annotations).toMatchObject({
         operation: "chat",
-        model: "grok-4",
+        model: "grok-4.3",
         attempt: 1,
         reason: "backoff",
         error: "ServerError",

@@ -33,12 +33,22 @@ if (!process.execArgv.some((flag) => flag.startsWith("--heap-growing-percent")))
 }
 
 const NodeRuntime = await import("@effect/platform-node/NodeRuntime")
-const { Effect } = await import("effect")
+const { Cause, Effect, Exit } = await import("effect")
 const { run } = await import("./main.js")
+const { exitCodeAfterSignal } = await import("./internal/signals.js")
 
 NodeRuntime.runMain(
   Effect.map(run(process.argv.slice(2)), (code) => {
     process.exitCode = code
   }),
-  { disableErrorReporting: true, disablePrettyLogger: true }
+  {
+    disableErrorReporting: true,
+    disablePrettyLogger: true,
+    // The code `run` answered; after SIGINT / SIGTERM, the one the interrupted command chose (signals.ts).
+    teardown: (exit, onExit) =>
+      onExit(
+        exitCodeAfterSignal() ??
+          (Exit.isSuccess(exit) ? Number(process.exitCode ?? 0) : Cause.isInterruptedOnly(exit.cause) ? 0 : 1)
+      )
+  }
 )

@@ -1,5 +1,5 @@
 /**
- * The `effect-grok` command line: `chat`, `simulate`, `load`, `demo`.
+ * The `effect-grok` command line: `chat`, `simulate`, `load`, `demo`, `batch`.
  *
  * `run(argv)` returns the exit code instead of exiting, so tests drive the real CLI in
  * process (with TestClock and a captured {@link CliOutput}).
@@ -9,6 +9,7 @@
 import { Command, ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, Effect, Exit, Logger, LogLevel, Option } from "effect"
+import { batchCommand } from "./batch.js"
 import { chatCommand } from "./chat.js"
 import { demoCommand } from "./demo.js"
 import { loadCommand } from "./load.js"
@@ -22,7 +23,7 @@ export const version: string = packageJson.version
 
 const root = Command.make("effect-grok").pipe(
   Command.withDescription("Resilient calls to xAI's Grok API: chat, a local simulator, load tests and a live demo"),
-  Command.withSubcommands([chatCommand, simulateCommand, loadCommand, demoCommand])
+  Command.withSubcommands([chatCommand, simulateCommand, loadCommand, demoCommand, batchCommand])
 )
 
 const cli = Command.run(root, { name: "effect-grok", version })

@@ -1,7 +1,8 @@
 /**
  * `effect-grok simulate [--port N] [--host H] [--rps R] [--rpm R] [--tpm T] [--burst B]
  * [--headers openai|generic|none] [--retry-after seconds|ms|http-date|none]
- * [--faults FILE|JSON] [--seed N] [--latency DURATION] [--api-key KEY]...`
+ * [--faults FILE|JSON] [--seed N] [--latency DURATION] [--api-key KEY]...
+ * [--batch-add-limit N] [--batch-add-window DURATION] [--batch-processing MIN-MAX] [--batch-failure-rate X]`
  *
  * Serves a local xAI-compatible API until interrupted (Ctrl-C). Prints the base URL on
  * stdout, then one line per request on stderr.
@@ -12,7 +13,7 @@
  */
 import { Command, Options } from "@effect/cli"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Effect, Either, Option, Stream } from "effect"
+import { Duration, Effect, Either, Option, Stream } from "effect"
 import * as FaultPlan from "../simulator/FaultPlan.js"
 import type * as Quota from "../simulator/Quota.js"
 import * as Simulator from "../simulator/Simulator.js"
@@ -52,8 +53,54 @@ const options = {
   apiKeys: Options.text("api-key").pipe(
     Options.withDescription("A key the server accepts (repeatable; default: any non-empty key)"),
     Options.repeated
+  ),
+  batchAddLimit: Options.integer("batch-add-limit").pipe(
+    Options.withDescription("Batch API: add calls allowed per window over all batches, more get 429 (default 1000, as xAI)"),
+    Options.optional
+  ),
+  batchAddWindow: Options.text("batch-add-window").pipe(
+    Options.withDescription("Batch API: the add-call window, e.g. 30s (default 30s, as xAI)"),
+    Options.optional
+  ),
+  batchProcessing: Options.text("batch-processing").pipe(
+    Options.withDescription("Batch API: how long a request runs once added, MIN-MAX, e.g. 1s-10s (the default)"),
+    Options.optional
+  ),
+  batchFailureRate: Options.float("batch-failure-rate").pipe(
+    Options.withDescription("Batch API: share of requests that fail while they run, 0 to 1 (default 0)"),
+    Options.optional
   )
 }
+
+/** The `--batch-*` flags as the simulator's batch options. */
+const batchOptions = (flags: {
+  readonly batchAddLimit: Option.Option<number>
+  readonly batchAddWindow: Option.Option<string>
+  readonly batchProcessing: Option.Option<string>
+  readonly batchFailureRate: Option.Option<number>
+}): Either.Either<Simulator.BatchOptions, UsageError> =>
+  Either.gen(function*() {
+    const window = Option.isNone(flags.batchAddWindow)
+      ? undefined
+      : yield* Either.mapLeft(parseDuration(flags.batchAddWindow.value), (message) => new UsageError({ message: `--batch-add-window: ${message}` }))
+    let processing: Simulator.BatchOptions["processing"]
+    if (Option.isSome(flags.batchProcessing)) {
+      const [min = "", max] = flags.batchProcessing.value.split("-")
+      const bad = (message: string) => new UsageError({ message: `--batch-processing: ${message} (expected MIN-MAX, e.g. 1s-10s)` })
+      // Zero is a fine minimum here (parseDuration refuses it for timeouts).
+      const duration = (text: string) => /^\s*0+(ms|s|m|h)?\s*$/.test(text) ? Either.right(Duration.zero) : parseDuration(text)
+      processing = {
+        min: yield* Either.mapLeft(duration(min), bad),
+        max: yield* Either.mapLeft(duration(max ?? min), bad)
+      }
+    }
+    return {
+      addCallLimit: Option.getOrUndefined(flags.batchAddLimit),
+      addCallWindow: window,
+      processing,
+      failureRate: Option.getOrUndefined(flags.batchFailureRate)
+    }
+  })
 
 /** Inline JSON starts with `[` or `{`; anything else is a file path. */
 const loadFaults = (
@@ -114,6 +161,7 @@ export const simulateCommand = Command.make("simulate", options, (flags) =>
   Effect.gen(function*() {
     const faults = yield* loadFaults(flags.faults)
     const quota = yield* quotaOf(flags)
+    const batch = yield* batchOptions(flags)
     const latency = Option.isNone(flags.latency)
       ? undefined
       : yield* parseDuration(flags.latency.value).pipe(
@@ -129,7 +177,8 @@ export const simulateCommand = Command.make("simulate", options, (flags) =>
         faults,
         seed: Option.getOrUndefined(flags.seed),
         latency,
-        apiKeys: flags.apiKeys.length > 0 ? flags.apiKeys : undefined
+        apiKeys: flags.apiKeys.length > 0 ? flags.apiKeys : undefined,
+        batch
       }).pipe(Effect.mapError((error) => new UsageError({ message: error.message })))
       const ended = yield* sim.subscribe
       yield* printLine(`GrokSimulator listening on ${sim.url}`)

@@ -158,17 +158,23 @@ const send = (
         cell.retryAfter = advice.retryAfter
         // A 2xx is read by the endpoint's `handle`, which also spots an xAI error inside it.
         if (isSuccess(response.status)) return Effect.succeed(response)
-        return Effect.matchEffect(response.text, {
-          onFailure: (error) => Effect.fail(fromHttpError(error)),
-          onSuccess: (body) => {
-            // Never undefined for a non-2xx status.
-            const error = GrokError.classifyResponse({ status: response.status, headers: response.headers, body, nowMillis })!
-            cell.rateLimited = error._tag === "RateLimited"
-            cell.refusedFor = error._tag === "RateLimited" ? error.limit : undefined
-            return Effect.fail(error)
-          }
+        return Effect.flatMap(errorOf(response, nowMillis), (error) => {
+          cell.rateLimited = error._tag === "RateLimited"
+          cell.refusedFor = error._tag === "RateLimited" ? error.limit : undefined
+          return Effect.fail(error)
         })
       })
+  })
+
+/** The GrokError a non-2xx answer stands for, its body read and classified (a body that cannot be read is a TransportError). */
+export const errorOf = (
+  response: HttpClientResponse.HttpClientResponse,
+  nowMillis: number
+): Effect.Effect<GrokError.GrokError, GrokError.GrokError> =>
+  Effect.matchEffect(response.text, {
+    onFailure: (error) => Effect.fail(fromHttpError(error)),
+    // Never undefined for a non-2xx status.
+    onSuccess: (body) => Effect.succeed(GrokError.classifyResponse({ status: response.status, headers: response.headers, body, nowMillis })!)
   })
 
 export const isJson = (response: HttpClientResponse.HttpClientResponse) =>
@@ -263,7 +269,7 @@ const pacedByAnother = (limiter: RateLimiter.Service, key: string): Effect.Effec
 const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
 /** `f` of whether spans made now would reach a tracer the application installed. */
-const tracing = <A, E, R>(
+export const tracing = <A, E, R>(
   f: (on: boolean) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> => Effect.withFiberRuntime((fiber) => f(traces(fiber)))
 
@@ -873,11 +879,15 @@ const noSpan = { attribute: () => {} }
 /** Token usage as xAI reports it. */
 export type UsageLike = Record.UsageLike
 
-/** Record a response's usage (tokens, cost) on the metrics and on the span of the attempt that got it. */
-export const recordUsage = (cell: OutcomeCell, usage: UsageLike | null | undefined): Effect.Effect<void> =>
-  usage == null
-    ? Effect.void
-    : Record.usageRecorded(cell.trace.model, cell.trace.operation, usage, cell.trace.attemptSpan)
+/** What an answer says about itself: the model that answered, the service tier granted, the usage. */
+export type AnswerLike = Record.AnswerLike
+
+/**
+ * Record what a response says (usage and cost, the model that answered and a silent redirect,
+ * the service tier granted) on the metrics and on the span of the attempt that got it.
+ */
+export const recordAnswer = (cell: OutcomeCell, answer: AnswerLike): Effect.Effect<void> =>
+  Record.answerRecorded(cell.trace.model, cell.trace.operation, answer, cell.trace.attemptSpan)
 
 /**
  * A whole non-streaming call: attempts with key refresh, retries, metrics.

@@ -37,9 +37,11 @@ import { Scope } from "effect"
 import * as GrokClient from "../GrokClient.js"
 import * as GrokConfig from "../GrokConfig.js"
 import * as FaultPlan from "./FaultPlan.js"
+import * as Batches from "./internal/batches.js"
 import * as Handler from "./internal/handler.js"
 import { defaultCatalog } from "./internal/models.js"
 import { serve } from "./internal/nodeServer.js"
+import { retryAfterHeaders } from "./internal/quotaHeaders.js"
 import type { Catalog } from "./internal/routes.js"
 import * as DeferredJobs from "./internal/deferred.js"
 import { routes } from "./internal/routes.js"
@@ -93,8 +95,53 @@ export interface ModelOptions {
   readonly rateLimit?: Quota.Quota | undefined
   /** @deprecated The old name of `rateLimit`. */
   readonly quota?: Quota.Quota | undefined
-  /** Defaults: `visible` for grok-3-mini; `hidden` for grok-4, grok-4-fast-reasoning, grok-code-fast-1; else `none`. */
+  /** Defaults: `visible` for grok-3-mini; `hidden` for grok-4.3, grok-4, grok-4-fast-reasoning, grok-code-fast-1; else `none`. */
   readonly reasoning?: ReasoningMode | undefined
+}
+
+/**
+ * How the simulator's Batch API (`/v1/batches`) behaves. Times are virtual (Effect's `Clock`).
+ *
+ * @since 0.2.0
+ */
+export interface BatchOptions {
+  /** Add calls allowed per `addCallWindow`, over all batches (xAI: 1000 per 30 s). One more is answered 429 with Retry-After. */
+  readonly addCallLimit?: number | undefined
+  /** Default 30 seconds. */
+  readonly addCallWindow?: Duration.DurationInput | undefined
+  /** Batches created per second (xAI: 2). One more is answered 429. */
+  readonly createPerSecond?: number | undefined
+  /** A request finishes between `min` and `max` after it was added (seeded). Default 1 to 10 seconds. */
+  readonly processing?: { readonly min: Duration.DurationInput; readonly max: Duration.DurationInput } | undefined
+  /** Share of requests that fail while they run (seeded, 0 to 1). Default 0. */
+  readonly failureRate?: number | undefined
+  /**
+   * How a failed line's error is written: `string` (`batch_result.error` is a bare string, as
+   * xAI's REST API sends it; the default), `status` (`{code, message}`, the gRPC form), or
+   * `error_message` (a top-level field, as xAI's JavaScript example reads it).
+   */
+  readonly errorForm?: "string" | "status" | "error_message" | undefined
+  /** Models batch accepts; an add call naming another is refused whole (400). Default grok-4.3 and the grok-4.20 models. */
+  readonly models?: ReadonlyArray<string> | undefined
+  /** Requests due within this long after a cancel still land as succeeded (the counters go backwards). Default 20 seconds. */
+  readonly cancelRace?: Duration.DurationInput | undefined
+  /** A batch's results can be read until it expires. Default 30 days. */
+  readonly expireAfter?: Duration.DurationInput | undefined
+}
+
+/**
+ * A batch on the simulator, as tests see it.
+ *
+ * @since 0.2.0
+ */
+export interface BatchSummary {
+  readonly batchId: string
+  readonly name: string
+  /** Requests in the batch. */
+  readonly requests: number
+  /** Items received in accepted add calls: more than `requests` when a request was sent again. */
+  readonly itemsSubmitted: number
+  readonly cancelled: boolean
 }
 
 /**
@@ -119,11 +166,16 @@ export interface SimulatorOptions {
   /** @deprecated The old name of `rateLimit`. */
   readonly quota?: Quota.Quota | undefined
   /**
-   * Per-model settings. The keys are also listed by `GET /v1/models`, next to grok-4,
-   * grok-4-fast-reasoning, grok-4-fast-non-reasoning, grok-code-fast-1, grok-3 and
-   * grok-3-mini. Chat and embeddings accept any model id.
+   * Per-model settings. The keys are also listed by `GET /v1/models`, next to grok-4.3, the
+   * grok-4.20 models, grok-4, grok-4-fast-reasoning, grok-4-fast-non-reasoning,
+   * grok-code-fast-1, grok-3 and grok-3-mini. Chat and embeddings accept any model id.
    */
   readonly models?: Readonly<Record<string, ModelOptions>> | undefined
+  /**
+   * Models served by another: a request for a key is answered by its value, and the answer's
+   * `model` says so, as xAI does for retired models (pass {@link retiredModels}). None by default.
+   */
+  readonly redirects?: Readonly<Record<string, string>> | undefined
   /** Default `openai`. */
   readonly headers?: HeaderMode | undefined
   /** Default `seconds`. */
@@ -145,6 +197,8 @@ export interface SimulatorOptions {
    * Default 2 seconds.
    */
   readonly deferredDelay?: Duration.DurationInput | undefined
+  /** The Batch API's limits, timing and failures. */
+  readonly batch?: BatchOptions | undefined
 }
 
 /**
@@ -231,6 +285,8 @@ export interface Service {
    * fault plan and quotas, no deferred completions, and time windows measured from now.
    */
   readonly reset: Effect.Effect<void>
+  /** The batches created since start or `reset`, oldest first. */
+  readonly batches: Effect.Effect<ReadonlyArray<BatchSummary>>
 }
 
 /**
@@ -255,6 +311,23 @@ export type SimulatorError = SimulatorStartError | FaultPlan.InvalidFaultPlan | 
 
 const DEFAULT_LOG_LIMIT = 100_000
 
+/**
+ * xAI's retirement of 2026-05-15: these model ids keep resolving but are served (and billed)
+ * by grok-4.3, and only the answer's `model` says so. Pass as `redirects` to simulate it.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const retiredModels: Readonly<Record<string, string>> = {
+  "grok-4-1-fast-reasoning": "grok-4.3",
+  "grok-4-1-fast-non-reasoning": "grok-4.3",
+  "grok-4-fast-reasoning": "grok-4.3",
+  "grok-4-fast-non-reasoning": "grok-4.3",
+  "grok-4-0709": "grok-4.3",
+  "grok-code-fast-1": "grok-4.3",
+  "grok-3": "grok-4.3"
+}
+
 const startError = (message: string) => Effect.fail(new SimulatorStartError({ message }))
 
 const latencyMillis = (input: Duration.DurationInput | undefined): Either.Either<number, SimulatorStartError> => {
@@ -265,17 +338,62 @@ const latencyMillis = (input: Duration.DurationInput | undefined): Either.Either
     : Either.left(new SimulatorStartError({ message: `Invalid latency: ${String(input)}` }))
 }
 
+const durationMillis = (label: string, input: Duration.DurationInput | undefined, fallback: number): Either.Either<number, SimulatorStartError> => {
+  if (input === undefined) return Either.right(fallback)
+  const millis = Option.map(Duration.decodeUnknown(input), Duration.toMillis)
+  return Option.isSome(millis) && Number.isFinite(millis.value) && millis.value >= 0
+    ? Either.right(millis.value)
+    : Either.left(new SimulatorStartError({ message: `Invalid ${label}: ${String(input)}` }))
+}
+
+const positiveInt = (label: string, value: number | undefined, fallback: number): Either.Either<number, SimulatorStartError> =>
+  value === undefined
+    ? Either.right(fallback)
+    : Number.isInteger(value) && value > 0
+    ? Either.right(value)
+    : Either.left(new SimulatorStartError({ message: `Invalid ${label}: ${value} (a whole number above 0)` }))
+
+const batchSettings = (options: BatchOptions, retryAfter: RetryAfterMode): Either.Either<Batches.Settings, SimulatorStartError> =>
+  Either.gen(function*() {
+    const d = Batches.defaults
+    const minProcessingMillis = yield* durationMillis("batch.processing.min", options.processing?.min, d.minProcessingMillis)
+    const maxProcessingMillis = yield* durationMillis("batch.processing.max", options.processing?.max, d.maxProcessingMillis)
+    if (maxProcessingMillis < minProcessingMillis) {
+      return yield* Either.left(new SimulatorStartError({ message: "Invalid batch.processing: max is below min" }))
+    }
+    const failureRate = options.failureRate ?? 0
+    if (!(failureRate >= 0 && failureRate <= 1)) {
+      return yield* Either.left(new SimulatorStartError({ message: `Invalid batch.failureRate: ${failureRate} (0 to 1)` }))
+    }
+    const addCallWindowMillis = yield* durationMillis("batch.addCallWindow", options.addCallWindow, d.addCallWindowMillis)
+    if (addCallWindowMillis <= 0) return yield* Either.left(new SimulatorStartError({ message: "Invalid batch.addCallWindow: 0" }))
+    return {
+      addCallLimit: yield* positiveInt("batch.addCallLimit", options.addCallLimit, d.addCallLimit),
+      addCallWindowMillis,
+      createPerSecond: yield* positiveInt("batch.createPerSecond", options.createPerSecond, d.createPerSecond),
+      minProcessingMillis,
+      maxProcessingMillis,
+      failureRate,
+      errorForm: options.errorForm ?? "string",
+      models: new Set(options.models ?? Batches.DEFAULT_MODELS),
+      cancelRaceMillis: yield* durationMillis("batch.cancelRace", options.cancelRace, d.cancelRaceMillis),
+      expireAfterMillis: yield* durationMillis("batch.expireAfter", options.expireAfter, d.expireAfterMillis),
+      retryAfter: (waitMillis, nowMillis) => retryAfterHeaders(retryAfter, waitMillis, nowMillis)
+    }
+  })
+
 const validateQuota = (label: string, quota: Quota.Quota | undefined) =>
   quota === undefined ? Either.right(undefined) : Quota.validate(quota, label)
 
-const makeCatalog = (models: Readonly<Record<string, ModelOptions>>): Catalog => {
+const makeCatalog = (models: Readonly<Record<string, ModelOptions>>, redirects: Readonly<Record<string, string>>): Catalog => {
   const ids = [...new Set([...defaultCatalog.map((entry) => entry.id), ...Object.keys(models)])]
   const known = new Set(ids)
   const defaultReasoning = new Map(defaultCatalog.map((entry) => [entry.id, entry.reasoning]))
   return {
     ids: () => ids,
     has: (model) => known.has(model),
-    reasoningOf: (model) => models[model]?.reasoning ?? defaultReasoning.get(model) ?? "none"
+    reasoningOf: (model) => models[model]?.reasoning ?? defaultReasoning.get(model) ?? "none",
+    servedBy: (model) => (Object.hasOwn(redirects, model) ? redirects[model] ?? model : model)
   }
 }
 
@@ -304,6 +422,7 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, Sim
       if (modelQuota !== undefined) modelQuotas.set(model, modelQuota)
     }
     const seed = options.seed === undefined ? String(yield* Random.nextInt) : String(options.seed)
+    const batches = Batches.make(yield* batchSettings(options.batch ?? {}, options.retryAfter ?? "seconds"))
     const deferred = DeferredJobs.make(
       yield* Either.mapLeft(DeferredJobs.delayMillis(options.deferredDelay), (message) => new SimulatorStartError({ message }))
     )
@@ -327,8 +446,8 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, Sim
           : new Set(options.apiKeys.map((key) => (Redacted.isRedacted(key) ? Redacted.value(key) : key))),
         latencyMillis: latency,
         seed,
-        catalog: makeCatalog(models),
-        routes,
+        catalog: makeCatalog(models, options.redirects ?? {}),
+        routes: [...routes, ...batches.routes],
         deferred
       },
       state,
@@ -362,7 +481,9 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<Service, Sim
         Effect.sync(() => {
           state.reset(now)
           deferred.clear()
-        }))
+          batches.clear()
+        })),
+      batches: Effect.sync(() => batches.summaries())
     } satisfies Service
   })
 

@@ -178,8 +178,20 @@ export const wireUsage = (usage: Usage) => ({
 export interface Envelope {
   readonly id: string
   readonly created: number
+  /** The model that answers (the requested one, unless the simulator redirects it). */
   readonly model: string
+  /** The service tier granted, when the request asked for one. */
+  readonly serviceTier?: string | undefined
 }
+
+/**
+ * The tier an answer says it was served on: xAI echoes the tier granted when one was asked
+ * for (`auto` is granted as `default`); nothing when none was.
+ */
+export const grantedTier = (requested: string | null | undefined): string | undefined =>
+  requested == null ? undefined : requested === "auto" ? "default" : requested
+
+const tierField = (envelope: Envelope) => (envelope.serviceTier === undefined ? {} : { service_tier: envelope.serviceTier })
 
 /** A tool call as xAI writes it in a message, keys in its order. */
 const wireToolCall = (call: ToolCall) => ({
@@ -205,7 +217,8 @@ export const chatCompletion = (envelope: Envelope, completion: Completion) => ({
     finish_reason: completion.finishReason
   }],
   usage: wireUsage(completion.usage),
-  system_fingerprint: SYSTEM_FINGERPRINT
+  system_fingerprint: SYSTEM_FINGERPRINT,
+  ...tierField(envelope)
 })
 
 /**
@@ -227,7 +240,8 @@ export const chatCompletionChunks = (
       model: envelope.model,
       choices,
       ...(usage === undefined ? {} : { usage }),
-      system_fingerprint: SYSTEM_FINGERPRINT
+      system_fingerprint: SYSTEM_FINGERPRINT,
+      ...tierField(envelope)
     })
   const deltas: ReadonlyArray<Record<string, unknown>> = [
     ...completion.reasoning.map((text) => ({ reasoning_content: text })),

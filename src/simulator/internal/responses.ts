@@ -7,73 +7,14 @@
  *
  * @internal
  */
-import { Effect, Schema } from "effect"
+import { Effect } from "effect"
 import type { Usage } from "../Simulator.js"
-import { type Completion, complete, type Message, type ToolCall, wireUsage } from "./completions.js"
+import { type Completion, complete, grantedTier, type ToolCall, wireUsage } from "./completions.js"
 import { uuid } from "./ids.js"
 import * as Reply from "./reply.js"
+import { messagesOf, ResponsesRequest } from "./responsesRequest.js"
 import { decodeBody, type Route } from "./routes.js"
 import * as Structured from "./structured.js"
-
-const PositiveInt = Schema.Int.pipe(Schema.positive())
-
-const InputItem = Schema.Struct({
-  type: Schema.optional(Schema.NullOr(Schema.String)),
-  role: Schema.optional(Schema.NullOr(Schema.String)),
-  content: Schema.optional(Schema.Unknown),
-  /** `function_call_output`: what the function returned. */
-  output: Schema.optional(Schema.Unknown),
-  /** `function_call` (sent back as history): the arguments the model wrote. */
-  arguments: Schema.optional(Schema.NullOr(Schema.String))
-})
-
-const Tool = Schema.Struct({
-  type: Schema.String,
-  name: Schema.optional(Schema.NullOr(Schema.String)),
-  parameters: Schema.optional(Schema.Unknown)
-})
-
-const TextFormat = Schema.Struct({
-  format: Schema.optional(Schema.NullOr(Schema.Struct({
-    type: Schema.Literal("text", "json_object", "json_schema"),
-    schema: Schema.optional(Schema.Unknown)
-  })))
-})
-
-const ResponsesRequest = Schema.Struct({
-  model: Schema.String.pipe(Schema.nonEmptyString()),
-  input: Schema.Union(Schema.String, Schema.Array(InputItem).pipe(Schema.minItems(1))),
-  instructions: Schema.optional(Schema.NullOr(Schema.String)),
-  max_output_tokens: Schema.optional(Schema.NullOr(PositiveInt)),
-  stream: Schema.optional(Schema.NullOr(Schema.Boolean)),
-  previous_response_id: Schema.optional(Schema.NullOr(Schema.String)),
-  tools: Schema.optional(Schema.NullOr(Schema.Array(Tool))),
-  tool_choice: Schema.optional(Schema.Unknown),
-  text: Schema.optional(Schema.NullOr(TextFormat))
-})
-
-type ResponsesRequest = typeof ResponsesRequest.Type
-
-/**
- * The conversation as chat messages: instructions as a system message, then every input item
- * with a role; a function's output is a `tool` message, a function call sent back an
- * `assistant` one.
- */
-const messagesOf = (request: ResponsesRequest): ReadonlyArray<Message> => {
-  const instructions: ReadonlyArray<Message> = request.instructions == null
-    ? []
-    : [{ role: "system", content: request.instructions }]
-  if (typeof request.input === "string") return [...instructions, { role: "user", content: request.input }]
-  return [
-    ...instructions,
-    ...request.input.flatMap((item): ReadonlyArray<Message> => {
-      if (item.role != null) return [{ role: item.role, content: item.content }]
-      if (item.type === "function_call_output") return [{ role: "tool", content: item.output }]
-      if (item.type === "function_call") return [{ role: "assistant", content: item.arguments ?? "" }]
-      return []
-    })
-  ]
-}
 
 const formatOf = (request: ResponsesRequest): Structured.OutputFormat => {
   const format = request.text?.format
@@ -103,6 +44,8 @@ interface Answer {
   readonly id: string
   readonly createdAt: number
   readonly request: ResponsesRequest
+  /** The model that answers. */
+  readonly model: string
   readonly completion: Completion
 }
 
@@ -151,7 +94,7 @@ const response = (answer: Answer, done: boolean) => ({
   created_at: answer.createdAt,
   id: answer.id,
   max_output_tokens: answer.request.max_output_tokens ?? null,
-  model: answer.request.model,
+  model: answer.model,
   object: "response",
   output: done ? finalItems(answer) : [],
   parallel_tool_calls: true,
@@ -167,7 +110,8 @@ const response = (answer: Answer, done: boolean) => ({
   incomplete_details: done && isCut(answer) ? { reason: "max_output_tokens" } : null,
   status: done ? (isCut(answer) ? "incomplete" : "completed") : "in_progress",
   store: true,
-  metadata: {}
+  metadata: {},
+  ...(grantedTier(answer.request.service_tier) === undefined ? {} : { service_tier: grantedTier(answer.request.service_tier) })
 })
 
 /**
@@ -224,10 +168,11 @@ export const responses: Route = {
   handle: (context) =>
     Effect.gen(function*() {
       const request = yield* decodeBody(context, ResponsesRequest)
+      const model = context.catalog.servedBy(request.model)
       const completion = yield* complete({
         messages: messagesOf(request),
         maxTokens: request.max_output_tokens ?? undefined,
-        reasoning: context.catalog.reasoningOf(request.model),
+        reasoning: context.catalog.reasoningOf(model),
         tools: (request.tools ?? []).flatMap((tool) =>
           tool.type === "function" && tool.name != null ? [{ name: tool.name, parameters: tool.parameters }] : []
         ),
@@ -235,7 +180,7 @@ export const responses: Route = {
         format: formatOf(request)
       })
       const headers = yield* context.admit(request.model, completion.usage.totalTokens)
-      const answer: Answer = { id: yield* uuid, createdAt: Math.floor(context.nowMillis / 1000), request, completion }
+      const answer: Answer = { id: yield* uuid, createdAt: Math.floor(context.nowMillis / 1000), request, model, completion }
       return request.stream === true
         ? Reply.stream(events(answer), headers, completion.usage)
         : Reply.json(200, response(answer, true), headers, completion.usage)

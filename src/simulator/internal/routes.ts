@@ -10,7 +10,7 @@
  */
 import { Effect, Either, Schema } from "effect"
 import type { ReasoningMode } from "../Simulator.js"
-import { chatCompletion, chatCompletionChunks, complete, tokensForText } from "./completions.js"
+import { chatCompletion, chatCompletionChunks, complete, grantedTier, tokensForText } from "./completions.js"
 import * as DeferredCompletions from "./deferred.js"
 import { DEFAULT_DIMENSIONS, embeddingsResponse } from "./embeddings.js"
 import { uuid } from "./ids.js"
@@ -31,10 +31,14 @@ export interface Catalog {
   readonly ids: () => ReadonlyArray<string>
   readonly has: (model: string) => boolean
   readonly reasoningOf: (model: string) => ReasoningMode
+  /** The model that answers a request for `model`: itself, unless the simulator redirects it. */
+  readonly servedBy: (model: string) => string
 }
 
 export interface RouteContext {
   readonly params: Readonly<Record<string, string>>
+  /** The query string's parameters. */
+  readonly query: URLSearchParams
   readonly body: Body
   /** The instant the answer is computed (after any injected latency), from `Clock`. */
   readonly nowMillis: number
@@ -129,7 +133,8 @@ const ChatRequest = Schema.Struct({
   }))),
   max_tokens: Schema.optional(Schema.NullOr(PositiveInt)),
   max_completion_tokens: Schema.optional(Schema.NullOr(PositiveInt)),
-  deferred: Schema.optional(Schema.NullOr(Schema.Boolean))
+  deferred: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  service_tier: Schema.optional(Schema.NullOr(Schema.String))
 })
 
 const formatOf = (format: typeof ChatResponseFormat.Type | null | undefined): Structured.OutputFormat => {
@@ -150,10 +155,11 @@ export const chatCompletions: Route = {
     Effect.gen(function*() {
       const request = yield* decodeBody(context, ChatRequest)
       yield* DeferredCompletions.checkRequest(request)
+      const served = context.catalog.servedBy(request.model)
       const completion = yield* complete({
         messages: request.messages,
         maxTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
-        reasoning: context.catalog.reasoningOf(request.model),
+        reasoning: context.catalog.reasoningOf(served),
         tools: (request.tools ?? []).flatMap((tool) =>
           tool.type === "function" && tool.function !== undefined
             ? [{ name: tool.function.name, parameters: tool.function.parameters }]
@@ -163,7 +169,12 @@ export const chatCompletions: Route = {
         format: formatOf(request.response_format)
       })
       const headers = yield* context.admit(request.model, completion.usage.totalTokens)
-      const envelope = { id: yield* uuid, created: Math.floor(context.nowMillis / 1000), model: request.model }
+      const envelope = {
+        id: yield* uuid,
+        created: Math.floor(context.nowMillis / 1000),
+        model: served,
+        serviceTier: grantedTier(request.service_tier)
+      }
       if (request.deferred === true) {
         return yield* DeferredCompletions.submit(context, chatCompletion(envelope, completion), headers, completion.usage)
       }
