@@ -5,11 +5,14 @@
  *
  * @internal
  */
-import { Clock, Effect, Ref } from "effect"
+import { Cause, Clock, Effect, Exit, Option, Ref } from "effect"
 import * as Fallback from "../Fallback.js"
 import * as GrokClient from "../GrokClient.js"
 import type * as GrokError from "../GrokError.js"
 import type * as RateLimiter from "../resilience/RateLimiter.js"
+import * as RetryPolicy from "../resilience/RetryPolicy.js"
+import type { Drain } from "./internal/drain.js"
+import type * as Signals from "./internal/signals.js"
 import { type AlertJson, firedAlerts } from "./telemetry.js"
 import * as Metrics from "../telemetry/Metrics.js"
 
@@ -23,6 +26,11 @@ export interface WorkloadOptions {
   readonly fallbacks?: ReadonlyArray<string> | undefined
   /** Called after every finished call, for live progress. */
   readonly onProgress?: ((progress: Progress) => Effect.Effect<void>) | undefined
+  /**
+   * Stops the run on SIGINT / SIGTERM; the client must take its permits from
+   * `drain.limiter` (see `internal/drain.ts`).
+   */
+  readonly drain: Drain
 }
 
 export interface Progress {
@@ -46,6 +54,15 @@ export interface Summary {
   readonly metrics: Metrics.Totals
   /** Alerts that fired during the run (with a `GrokAlerts` service; else empty). */
   readonly alerts: ReadonlyArray<AlertJson>
+  /**
+   * Only when SIGINT or SIGTERM stopped the run: `true`. The counts above are then what
+   * happened until the stop, and `ok + failed + cancelled == requests`.
+   */
+  readonly interrupted?: true
+  /** With `interrupted`: the requests the stop cancelled before their answer, or that never started. */
+  readonly cancelled?: number
+  /** With `interrupted`: which signal stopped it. */
+  readonly signal?: Signals.Signal
 }
 
 const promptOf = (index: number) => `Request ${index + 1}: reply with one short sentence about resilient systems.`
@@ -72,9 +89,12 @@ export const runWorkload = (
         if (options.onProgress !== undefined) yield* options.onProgress(now)
       })
     const fallbacks = options.fallbacks ?? []
+    const { drain } = options
+    // The client's own policy, made to retry nothing once the user asked to stop.
+    const retry = drain.policy((yield* RetryPolicy.RetrySettings).policy)
     const ask = (index: number) => {
       const request = { model: options.model, messages: [{ role: "user" as const, content: promptOf(index) }], max_tokens: 64 }
-      const callOptions = { priority: options.priorityOf(index) }
+      const callOptions = { priority: options.priorityOf(index), retry }
       return fallbacks.length === 0
         ? grok.chat(request, callOptions)
         : Effect.map(Fallback.chat(request, { ...callOptions, fallbacks }), (answer) => answer.value)
@@ -82,19 +102,21 @@ export const runWorkload = (
     yield* Effect.forEach(
       Array.from({ length: options.requests }, (_, index) => index),
       (index) =>
-        ask(index).pipe(
-          Effect.matchEffect({
-            onSuccess: (completion) => record({ ok: true, model: completion.model }),
-            onFailure: (error) => record({ ok: false, error })
-          })
-        ),
+        Effect.flatMap(drain.call(ask(index)), (exit) => {
+          if (Exit.isSuccess(exit)) return record({ ok: true, model: exit.value.model })
+          const error = Cause.failureOption(exit.cause)
+          // Cancelled by the stop (or not started): neither an answer nor a failure.
+          if (Option.isNone(error)) return Cause.isInterruptedOnly(exit.cause) ? Effect.void : Effect.orDie(Effect.failCause(exit.cause))
+          return record({ ok: false, error: error.value })
+        }),
       { concurrency: options.concurrency, discard: true }
     )
     const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
     const metrics = Metrics.diffTotals(before, yield* Metrics.snapshotTotals)
     const alerts = yield* firedAlerts
     const { ok, failed } = yield* Ref.get(progress)
-    return {
+    const stopped = yield* drain.stopped
+    const summary: Summary = {
       requests: options.requests,
       ok,
       failed,
@@ -106,4 +128,7 @@ export const runWorkload = (
       metrics,
       alerts
     }
+    return Option.isNone(stopped)
+      ? summary
+      : { ...summary, interrupted: true, cancelled: options.requests - ok - failed, signal: stopped.value }
   })
