@@ -9,17 +9,19 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Cause, Clock, Context, Effect, Exit, Fiber, Layer, Option, Ref, Schedule } from "effect"
+import { Clock, Context, Effect, Fiber, Layer, Option, Ref, Schedule } from "effect"
 import * as GrokClient from "../../GrokClient.js"
 import * as GrokConfig from "../../GrokConfig.js"
 import { limitKey } from "../../internal/pipeline.js"
 import * as RateLimiter from "../../resilience/RateLimiter.js"
 import * as RateLimiterMemory from "../../resilience/RateLimiterMemory.js"
+import * as RetryBudget from "../../resilience/RetryBudget.js"
+import * as RetryPolicy from "../../resilience/RetryPolicy.js"
 import * as Simulator from "../../simulator/Simulator.js"
 import * as Metrics from "../../telemetry/Metrics.js"
 import type { DemoFlags } from "../demo.js"
 import { clientLayer } from "../internal/client.js"
-import { type CallRecord, type DemoResult, fileReport, terminalLines } from "../internal/demoReport.js"
+import { type DemoResult, fileReport, type RunContext, terminalLines } from "../internal/demoReport.js"
 import * as DemoScenario from "../internal/demoScenario.js"
 import * as Drain from "../internal/drain.js"
 import * as Live from "../internal/live.js"
@@ -28,7 +30,7 @@ import * as Signals from "../internal/signals.js"
 import { fromLog, type QueueSample } from "../internal/timeline.js"
 import { CliExit, CliOutput, printError, printLine, UsageError, write } from "../output.js"
 import { cliLayer } from "../telemetry.js"
-import { type Progress, runWorkload, type Summary } from "../workload.js"
+import { type CallOutcome, type Progress, runWorkload, type Summary } from "../workload.js"
 
 /** The key the demo gives its own simulator: never a real one. */
 const demoKey = "demo-key-for-the-local-simulator"
@@ -55,22 +57,6 @@ const reportFormat = (path: Option.Option<string>) =>
         : Effect.succeed(Option.some([file, format] as const))
     }
   })
-
-/** The client, recording each call's priority, outcome and latency for the report. */
-const recording = (grok: GrokClient.Service, calls: Array<CallRecord>): GrokClient.Service => ({
-  ...grok,
-  chat: (request, options) =>
-    Effect.gen(function*() {
-      const started = yield* Clock.currentTimeMillis
-      const exit = yield* Effect.exit(grok.chat(request, options))
-      const millis = (yield* Clock.currentTimeMillis) - started
-      // A call cancelled by a stop has no outcome to report.
-      if (Exit.isSuccess(exit) || !Cause.isInterruptedOnly(exit.cause)) {
-        calls.push({ priority: options?.priority ?? "normal", ok: Exit.isSuccess(exit), millis })
-      }
-      return yield* exit
-    })
-})
 
 interface LiveSource {
   readonly startedAt: number
@@ -142,7 +128,8 @@ const makeView = (isTTY: boolean) => {
 
 const header = (options: { readonly requests: number; readonly concurrency: number; readonly scenario: DemoScenario.Scenario; readonly url: string }) => [
   `effect-grok demo: ${options.requests} chat calls, ${options.concurrency} at a time (10% critical, 60% normal, 30% background),`,
-  "through GrokClient with the in-memory rate limiter and the default retries.",
+  "through GrokClient with the in-memory rate limiter and the default retries;",
+  `${options.scenario.model} answers, and background calls fall back to ${options.scenario.fallbackModel} when ${options.scenario.model} keeps failing.`,
   `Simulator at ${options.url}:`,
   `  quota ${options.scenario.quota.requestsPerSecond} requests/s (burst ${options.scenario.quota.burst}) and ` +
   `${options.scenario.quota.tokensPerMinute} tokens/min, announced in OpenAI-style rate-limit headers`,
@@ -153,6 +140,7 @@ const header = (options: { readonly requests: number; readonly concurrency: numb
 /** The run itself: simulator, client and live view live in this scope and end with it. */
 const runDemo = (flags: DemoFlags, scenario: DemoScenario.Scenario, isTTY: boolean) =>
   Effect.scoped(Effect.gen(function*() {
+    const simulatorStartedAt = yield* Clock.currentTimeMillis
     const sim = yield* Simulator.make({
       quota: scenario.quota,
       faults: scenario.faults,
@@ -161,7 +149,7 @@ const runDemo = (flags: DemoFlags, scenario: DemoScenario.Scenario, isTTY: boole
       headers: "openai",
       retryAfter: "seconds"
     }).pipe(Effect.catchAll((error) => failWith(`the simulator did not start: ${error.message}`)))
-    const config = yield* GrokConfig.make({ apiKey: demoKey, baseUrl: sim.url }).pipe(
+    const config = yield* GrokConfig.make({ apiKey: demoKey, baseUrl: sim.url, model: scenario.model }).pipe(
       Effect.mapError((error) => new UsageError({ message: `configuration: ${String(error)}` }))
     )
     const limiter = yield* RateLimiterMemory.make().pipe(Effect.orDie)
@@ -174,8 +162,17 @@ const runDemo = (flags: DemoFlags, scenario: DemoScenario.Scenario, isTTY: boole
     const context = yield* Layer.build(
       clientLayer(config, NodeHttpClient.layerUndici).pipe(Layer.provide(Layer.succeed(RateLimiter.RateLimiter, drain.limiter(limiter))))
     )
-    const calls: Array<CallRecord> = []
-    const grok = recording(Context.get(context, GrokClient.GrokClient), calls)
+    const grok = Context.get(context, GrokClient.GrokClient)
+    const calls: Array<CallOutcome> = []
+    const keys = new Map([scenario.model, scenario.fallbackModel].map((model) => [limitKey(config.apiKey, model), model]))
+    const runContext: RunContext = {
+      simulatorStartedAt,
+      brownout: scenario.brownout,
+      modelOfKey: (key) => keys.get(key),
+      fallbackModel: scenario.fallbackModel,
+      maxRetries: RetryPolicy.defaults.maxRetries,
+      budgetRatio: RetryBudget.defaults.ratio
+    }
 
     if (!flags.json) for (const line of header({ ...flags, scenario, url: sim.url })) yield* printLine(line)
     const progress = yield* Ref.make<Progress>({ done: 0, ok: 0, failed: 0 })
@@ -198,9 +195,11 @@ const runDemo = (flags: DemoFlags, scenario: DemoScenario.Scenario, isTTY: boole
     const summary: Summary = yield* runWorkload({
       requests: flags.requests,
       concurrency: flags.concurrency,
-      model: config.model,
+      model: scenario.model,
       priorityOf: DemoScenario.priorityOf,
+      fallbacksOf: DemoScenario.fallbacksOf(scenario),
       onProgress: (now) => Ref.set(progress, now),
+      onCall: (call) => Effect.sync(() => calls.push(call)),
       drain
     }).pipe(
       Effect.provideService(GrokClient.GrokClient, grok),
@@ -208,7 +207,7 @@ const runDemo = (flags: DemoFlags, scenario: DemoScenario.Scenario, isTTY: boole
     )
     yield* show(true)
     const timeline = fromLog(yield* sim.log, sampler.queue, startedAt, summary.seconds)
-    return { summary, calls, timeline, url: sim.url }
+    return { summary, calls, timeline, url: sim.url, context: runContext }
   }))
 
 export const handler = (flags: DemoFlags) =>
@@ -220,7 +219,7 @@ export const handler = (flags: DemoFlags) =>
     const scenario = DemoScenario.make({ requests: flags.requests, requestsPerSecond: flags.rps })
     const { isTTY } = yield* CliOutput
     const telemetry = cliLayer(flags).pipe(Layer.mapError((error) => new UsageError({ message: error.message })))
-    const { calls, summary, timeline, url } = yield* runDemo(flags, scenario, isTTY).pipe(Effect.provide(telemetry))
+    const { calls, context, summary, timeline, url } = yield* runDemo(flags, scenario, isTTY).pipe(Effect.provide(telemetry))
 
     const result: DemoResult = {
       summary,
@@ -228,7 +227,8 @@ export const handler = (flags: DemoFlags) =>
       timeline,
       quotaPerSecond: flags.rps,
       idealSeconds: scenario.idealSeconds,
-      faultLines: scenario.faultLines
+      faultLines: scenario.faultLines,
+      context
     }
     if (flags.json) yield* printLine(JSON.stringify(summary))
     else for (const line of terminalLines(result)) yield* printLine(line)

@@ -1,6 +1,8 @@
 /**
- * Stopping a run of many GrokClient calls (`load`, `demo`) when the user asks
- * (`signals.ts`), so that its summary counts exactly what the server answered.
+ * The calls of a run (`load`, `demo`), followed one by one: where each stands, so that a stop
+ * (`signals.ts`) leaves a summary that counts exactly what the server answered; and what
+ * happened to each (its attempts, and who decided not to retry), so that the demo can say
+ * why a call failed.
  *
  * On the stop, no call starts, and no attempt either: a call waiting for the limiter or the
  * breaker, or sleeping before a retry, is cancelled where it stands (nothing of it is on the
@@ -8,16 +10,17 @@
  * its call ends with it: its answer is counted, and a failure is not retried. Cancelling an
  * attempt on the wire instead would lose answers the server had already sent (and billed).
  *
- * How it knows where each call stands: the run's client asks {@link Drain.limiter} for its
- * permits, so the drain sees each attempt begin (permit granted) and end (permit released);
- * the calls retry under {@link Drain.policy}, which refuses a retry once stopping; and each
- * call runs through {@link Drain.call}, which tells the two apart call by call.
+ * How it follows a call: the run's client takes its permits from {@link Drain.limiter}, so
+ * the drain sees each attempt begin (permit granted) and end (permit released, with what the
+ * server said); the calls retry under {@link Drain.policy}, which sees each retry decision
+ * (and refuses a retry once stopping); each call runs through {@link Drain.call}, which
+ * holds its record.
  *
  * @internal
  */
-import { Effect, Exit, Fiber, FiberId, FiberRef, Option, Schedule, type Scope } from "effect"
+import { Effect, Exit, Fiber, FiberId, FiberRef, Option, Schedule, ScheduleDecision, type Scope } from "effect"
 import type * as GrokError from "../../GrokError.js"
-import type * as RateLimiter from "../../resilience/RateLimiter.js"
+import * as RateLimiter from "../../resilience/RateLimiter.js"
 import type * as RetryPolicy from "../../resilience/RetryPolicy.js"
 import * as Signals from "./signals.js"
 
@@ -28,8 +31,39 @@ import * as Signals from "./signals.js"
  */
 type Phase = "waiting" | "attempt" | "after" | "backoff"
 
+/** One attempt of a call, as the limiter saw it end. */
+export interface Attempt {
+  /** The HTTP status, `null` when no answer came (a reset connection, a timeout). */
+  readonly status: number | null
+  /** The limiter key it ran under: one per model. */
+  readonly key: string
+  /** When it ended (`Clock` millis). */
+  readonly atMillis: number
+}
+
+/**
+ * Who decided, after the call's last failed attempt, that it would not be retried:
+ *
+ * - `not-retryable`: the retry loop, before asking the policy (the error cannot be fixed by
+ *   retrying, or the server asked to wait longer than the retry-after cap);
+ * - `policy`: the retry policy (its limit of retries);
+ * - `budget`: the policy allowed a retry and the retry loop refused it: the client's retry
+ *   budget was spent (or the call's deadline was near).
+ */
+export type GaveUp = "not-retryable" | "policy" | "budget"
+
+/** What happened to one call. */
+export interface CallRecord {
+  readonly attempts: ReadonlyArray<Attempt>
+  /** After a failure: who decided not to retry. */
+  readonly gaveUp: GaveUp | undefined
+}
+
 interface CallState {
   phase: Phase
+  readonly attempts: Array<Attempt>
+  /** The retry decision after the latest attempt, as far as it got. */
+  decision: GaveUp | "retry"
 }
 
 /** The call the current fiber runs for, if it runs under {@link Drain.call}. */
@@ -52,13 +86,13 @@ export const stoppingLine = (stopping: Stopping): string =>
 export interface Drain {
   /** The limiter the run's client must take its permits from. */
   readonly limiter: (limiter: RateLimiter.Service) => RateLimiter.Service
-  /** `policy`, retrying nothing once a stop was requested. */
+  /** `policy`, followed decision by decision, and retrying nothing once a stop was requested. */
   readonly policy: (policy: RetryPolicy.RetryPolicy<GrokError.GrokError>) => RetryPolicy.RetryPolicy<GrokError.GrokError>
   /**
-   * Run one call of the run. Its exit is interrupted when the stop cancelled it, or when it
-   * came after the stop (not started).
+   * Run one call of the run: its exit, and its record. The exit is interrupted when the stop
+   * cancelled the call, or when the call came after the stop (not started).
    */
-  readonly call: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<Exit.Exit<A, E>, never, R>
+  readonly call: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<readonly [Exit.Exit<A, E>, CallRecord], never, R>
   /** The stop, once requested. */
   readonly stopped: Effect.Effect<Option.Option<Signals.Signal>>
 }
@@ -69,6 +103,12 @@ interface Running {
 }
 
 const cancellable = (phase: Phase) => phase === "waiting" || phase === "backoff"
+
+const recordOf = (state: CallState, exit: Exit.Exit<unknown, unknown>): CallRecord => ({
+  attempts: state.attempts,
+  // The policy said yes and no attempt followed: the retry loop refused the retry.
+  gaveUp: Exit.isSuccess(exit) ? undefined : state.decision === "retry" ? "budget" : state.decision
+})
 
 /**
  * A drain watching the current {@link Signals.Stop} for the life of the scope; `onStop` runs
@@ -98,13 +138,19 @@ export const make = (onStop: (stopping: Stopping) => Effect.Effect<void> = () =>
           // No attempt begins after the stop: a fallback model's first one, say.
           if (signal !== undefined) return Effect.interrupt
           state.phase = "waiting"
+          // A new attempt: until the retry loop asks the policy after it, the loop decides.
+          state.decision = "not-retryable"
           return Effect.map(limiter.acquire(ticket), (permit): RateLimiter.Permit => {
             state.phase = "attempt"
             return {
               waited: permit.waited,
               release: (outcome) =>
-                Effect.suspend(() => {
+                Effect.clockWith((clock) => {
                   state.phase = "after"
+                  // A permit given back unused (the attempt never began) is no attempt.
+                  if (outcome !== RateLimiter.cancelled) {
+                    state.attempts.push({ status: outcome.status, key: ticket.key, atMillis: clock.unsafeCurrentTimeMillis() })
+                  }
                   return permit.release(outcome)
                 })
             }
@@ -113,25 +159,33 @@ export const make = (onStop: (stopping: Stopping) => Effect.Effect<void> = () =>
     })
 
     const policy = (policy: RetryPolicy.RetryPolicy<GrokError.GrokError>): RetryPolicy.RetryPolicy<GrokError.GrokError> =>
-      // Stepped only when the policy retries: a call whose retries are over keeps its failure.
-      Schedule.tapOutput(policy, () =>
-        Effect.flatMap(FiberRef.get(currentCall), (state) => {
-          if (state === undefined) return Effect.void
-          if (signal !== undefined) return Effect.interrupt
-          return Effect.sync(() => {
-            state.phase = "backoff"
-          })
-        }))
+      Schedule.makeWithState(policy.initial, (now, error: GrokError.GrokError, state) =>
+        Effect.flatMap(policy.step(now, error, state), (step) =>
+          Effect.flatMap(FiberRef.get(currentCall), (call) => {
+            if (call === undefined) return Effect.succeed(step)
+            if (ScheduleDecision.isDone(step[2])) {
+              call.decision = "policy"
+              return Effect.succeed(step)
+            }
+            // The policy would retry: not once the user asked to stop.
+            if (signal !== undefined) return Effect.interrupt
+            call.decision = "retry"
+            call.phase = "backoff"
+            return Effect.succeed(step)
+          })))
 
-    const call = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<Exit.Exit<A, E>, never, R> =>
+    const call = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<readonly [Exit.Exit<A, E>, CallRecord], never, R> =>
       Effect.suspend(() => {
-        if (signal !== undefined) return Effect.succeed(Exit.interrupt(FiberId.none))
-        const state: CallState = { phase: "waiting" }
+        const state: CallState = { phase: "waiting", attempts: [], decision: "not-retryable" }
+        if (signal !== undefined) return Effect.succeed([Exit.interrupt(FiberId.none), recordOf(state, Exit.void)] as const)
         return Effect.flatMap(Effect.fork(Effect.locally(effect, currentCall, state)), (fiber) => {
           // A stop that comes before this call is registered finds it at the limiter's gate.
           const entry: Running = { state, fiber }
           running.add(entry)
-          return Effect.ensuring(Fiber.await(fiber), Effect.sync(() => running.delete(entry)))
+          return Fiber.await(fiber).pipe(
+            Effect.ensuring(Effect.sync(() => running.delete(entry))),
+            Effect.map((exit) => [exit, recordOf(state, exit)] as const)
+          )
         })
       })
 
