@@ -111,7 +111,7 @@ describe("demo", () => {
       expect(rows).toHaveLength(failed)
       for (const row of rows) {
         expect(row).toMatch(/│ (critical|normal|background) +│ .*\d, at \d+\.\d/)
-        expect(row).toMatch(/the retry budget: spent|the retry policy: 3 retries per call, all used|cannot succeed on a retry|longer than the retry-after cap/)
+        expect(row).toMatch(/the retry budget: spent|the retry policy: 3 retries, all used|cannot succeed on a retry|over the cap/)
       }
       if (rows.some((row) => row.includes("the retry budget"))) expect(stdout).toContain("The retry budget is shared by all calls")
       // The fallback model answered background calls that grok-4 could not.
@@ -231,18 +231,18 @@ describe("demo: why a call failed", () => {
     expect(serverAnswers(failed({ record: { attempts: [], gaveUp: "not-retryable" } }), context)).toBe("nothing: no attempt was sent")
   })
 
-  it("names the protection that stopped retrying: the budget, the policy, or none needed", () => {
+  it("names the protection that stopped retrying: the budget, the policy, the retry loop, or none", () => {
     expect(whoGaveUp(failed({ record: { attempts: [attempt(503, 1)], gaveUp: "budget" } }), context)).toContain("the retry budget: spent")
     expect(whoGaveUp(failed({ record: { attempts: [attempt(503, 1)], gaveUp: "policy" } }), context)).toBe(
-      "the retry policy: 3 retries per call, all used"
+      "the retry policy: 3 retries, all used"
     )
     const badRequest = new GrokError.BadRequest({ message: "bad", status: 400, retryable: false })
     expect(whoGaveUp(failed({ error: badRequest, record: { attempts: [attempt(400, 1)], gaveUp: "not-retryable" } }), context)).toBe(
-      "none needed: BadRequest (HTTP 400) cannot succeed on a retry"
+      "none: BadRequest (HTTP 400) cannot succeed on a retry"
     )
     const tooLong = new GrokError.RateLimited({ message: "429", status: 429, retryable: true, limit: "requests", retryAfter: Duration.seconds(120) })
     expect(whoGaveUp(failed({ error: tooLong, record: { attempts: [attempt(429, 1)], gaveUp: "not-retryable" } }), context)).toBe(
-      "the retry loop: the server asked to wait 120.0 s, longer than the retry-after cap"
+      "the retry loop: asked to wait 120.0 s, over the cap"
     )
   })
 

@@ -163,14 +163,14 @@ export const whoGaveUp = (call: CallOutcome, context: RunContext): string => {
   const error = call.error
   switch (gaveUp) {
     case "budget":
-      return "the retry budget: spent, so no more retries for now (see below)"
+      return "the retry budget: spent (see below)"
     case "policy":
-      return `the retry policy: ${plural(context.maxRetries, "retry")} per call, all used`
+      return `the retry policy: ${plural(context.maxRetries, "retry")}, all used`
     case "not-retryable":
       if (error !== undefined && error.retryable) {
-        return `the retry loop: the server asked to wait ${error.retryAfter === undefined ? "" : `${seconds(Duration.toMillis(error.retryAfter))}, `}longer than the retry-after cap`
+        return `the retry loop: asked to wait ${error.retryAfter === undefined ? "too long" : seconds(Duration.toMillis(error.retryAfter))}, over the cap`
       }
-      return `none needed: ${error?._tag ?? "the error"}${error?.status == null ? "" : ` (HTTP ${error.status})`} cannot succeed on a retry`
+      return `none: ${error?._tag ?? "the error"}${error?.status == null ? "" : ` (HTTP ${error.status})`} cannot succeed on a retry`
   }
 }
 
