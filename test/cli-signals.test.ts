@@ -162,6 +162,24 @@ describe("chat: SIGINT, SIGTERM", () => {
     }))
 })
 
+describe("demo: SIGTERM", () => {
+  it.scoped("stops mid-run: the report counts what its simulator answered until then, the cancelled calls included; exit 143", () =>
+    Effect.gen(function*() {
+      const cli = yield* spawnCli(["demo", "--requests", "100", "--rps", "20"])
+      // A progress line with calls done: the run is under way.
+      yield* cli.line("stdout", (line) => /\] [1-9]\d*\/100 done/.test(line))
+      yield* cli.kill("SIGTERM")
+      expect(yield* cli.exited).toEqual({ code: 143, signal: null })
+      const report = cli.stdout()
+      const counts = /requests +│ 100 = (\d+) ok \+ (\d+) failed \+ (\d+) cancelled by SIGTERM/.exec(report)
+      expect(counts).not.toBeNull()
+      const ok = Number(counts?.[1])
+      expect(ok + Number(counts?.[2]) + Number(counts?.[3])).toBe(100)
+      expect(report).toMatch(new RegExp(`server saw +│ ${ok} served`))
+      expect(report).toContain("Stopped by SIGTERM: no call started after it")
+    }))
+})
+
 describe("simulate: SIGINT, SIGTERM", () => {
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     it.scoped(`${signal} closes the port, says what was served, exit ${code}`, () =>
