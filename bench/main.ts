@@ -29,7 +29,7 @@ import { benchLimiterRedis } from "./redisLimiter.js"
 import { failedLine, type ResultLine, resultLine, scenarioTable, serverCounts } from "./results.js"
 import { type Scenario, scenarios } from "./scenarios.js"
 
-const extras = ["import-cost", "per-call", "overhead-pieces", "contention", "limiter-memory", "limiter-redis", "fleet"] as const
+const extras = ["import-cost", "cli-startup", "per-call", "overhead-pieces", "contention", "limiter-memory", "limiter-redis", "fleet"] as const
 
 const argument = (name: string): string | undefined => {
   const at = process.argv.indexOf(`--${name}`)
@@ -173,6 +173,21 @@ const runImportCost = Effect.gen(function*() {
   return `### Import cost\n\nA fresh \`node\` importing each, ${runs} runs alternated (\`bench/startup.ts\`).\n\n${Startup.table(measured, "effect + @effect/platform/HttpClient")}`
 })
 
+/**
+ * The CLI from a shell: `effect-grok chat --json` beside a one-call `openai` script, against
+ * one simulator, and `--help`, in fresh processes.
+ */
+const runCliStartup = Effect.scoped(Effect.gen(function*() {
+  const runs = 9
+  const sim = yield* Simulator.make({ seed: 1 }).pipe(Effect.orDie)
+  yield* progress(`cli-startup: effect-grok chat --json beside a one-call openai script, and --help, ${runs} fresh processes each`)
+  const measured = yield* Startup.measure(Startup.cliCandidates(sim.url), runs, preload)
+  if (json) yield* Console.log(JSON.stringify({ bench: "cli-startup", result: measured }))
+  return `### CLI start-up\n\nA fresh process for each, ${runs} runs alternated, one simulator (\`bench/startup.ts\`).\n\n${
+    Startup.table(measured, "openai SDK, one chat call (script)")
+  }\n\n${Startup.cliVerdicts(measured).join("\n")}`
+}))
+
 /** What a call costs counted in operations, fibers and allocation (`perCall.ts`): the timed overhead scenario's deterministic companion. */
 const runPerCall = runOwnProcess({
   bench: "per-call",
@@ -245,6 +260,7 @@ const main = Effect.gen(function*() {
   const sections: Array<string> = []
   for (const scenario of scenarios) if (selected(scenario.name)) sections.push(yield* runScenario(scenario))
   if (selected("import-cost")) sections.push(yield* runImportCost)
+  if (selected("cli-startup")) sections.push(yield* runCliStartup)
   if (selected("per-call")) sections.push(yield* runPerCall)
   if (selected("overhead-pieces")) sections.push(yield* runPieces)
   if (selected("contention")) sections.push(yield* runContention)

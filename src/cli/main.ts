@@ -7,8 +7,10 @@
  * @internal
  */
 import { Command, ValidationError } from "@effect/cli"
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Cause, Effect, Exit, Logger, LogLevel, Option } from "effect"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import { Cause, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
 import { chatCommand } from "./chat.js"
 import { demoCommand } from "./demo.js"
 import { loadCommand } from "./load.js"
@@ -25,6 +27,12 @@ const root = Command.make("effect-grok").pipe(
 )
 
 const cli = Command.run(root, { name: "effect-grok", version })
+
+/**
+ * What @effect/cli needs (files, paths, the terminal), and nothing more: `NodeContext.layer`
+ * would also load `node:child_process` and `node:worker_threads`, which no command uses.
+ */
+const cliEnvironment = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
 
 /**
  * Logs go to stderr, so stdout carries only results (one JSON object with `--json`). The
@@ -45,7 +53,7 @@ const cliLogger = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(L
  */
 export const run = (args: ReadonlyArray<string>): Effect.Effect<number> =>
   cli(["node", "effect-grok", ...args]).pipe(
-    Effect.provide(NodeContext.layer),
+    Effect.provide(cliEnvironment),
     Effect.provide(cliLogger),
     Logger.withMinimumLogLevel(logLevel()),
     Effect.exit,
