@@ -15,6 +15,7 @@ import { chatCommand } from "./chat.js"
 import { demoCommand } from "./demo.js"
 import { loadCommand } from "./load.js"
 import { simulateCommand } from "./simulate.js"
+import * as Completions from "./internal/completions.js"
 import { CliExit, errorJson, printError, printLine, UsageError } from "./output.js"
 import packageJson from "../../package.json" with { type: "json" }
 
@@ -52,7 +53,9 @@ const cliLogger = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(L
  * 0 success, 1 an API failure, 2 bad usage or configuration.
  */
 export const run = (args: ReadonlyArray<string>): Effect.Effect<number> =>
-  cli(["node", "effect-grok", ...args]).pipe(
+  (Completions.wantsBash(args)
+    ? Effect.flatMap(Completions.bash(root, "effect-grok"), printLine)
+    : cli(["node", "effect-grok", ...args])).pipe(
     Effect.provide(cliEnvironment),
     Effect.provide(cliLogger),
     Logger.withMinimumLogLevel(logLevel()),
