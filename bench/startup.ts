@@ -11,7 +11,7 @@
 import { Clock, Effect } from "effect"
 import { fileURLToPath } from "node:url"
 import { runNode } from "./child.js"
-import { cpuTimeMarker } from "./cpuTime.js"
+import { cpuTimeMarker } from "./cpuTimeMarker.js"
 import { peakRssOf } from "./protocol.js"
 
 /** One thing to start: node's arguments (the peak-RSS preload is added here). @since 0.2.0 */

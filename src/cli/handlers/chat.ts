@@ -133,7 +133,7 @@ export const handler = (flags: ChatFlags) =>
     const answer = flags.api === "responses"
       ? runResponses(flags.prompt.join(" "), { retry: policy }, flags.stream, printTokens)
       : runChat(request, { retry: policy }, flags.stream, printTokens, flags.fallbackModel)
-    // One call: node:http, rather than loading undici (or Node's fetch, undici inside).
+    // One call: node:http, rather than undici's pool or Node's fetch (see internal/client.ts).
     const outcome = yield* Signals.interruptOnStop(
       answer.pipe(
         Effect.provide(clientLayer(config, NodeHttpClient.layer)),
