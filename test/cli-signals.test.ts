@@ -180,6 +180,17 @@ describe("demo: SIGTERM", () => {
     }))
 })
 
+describe("a reader of stdout that goes away (effect-grok demo | head -1)", () => {
+  it.scoped("ends the CLI quietly, with 141 as for any Unix tool ended by SIGPIPE", () =>
+    Effect.gen(function*() {
+      const cli = yield* spawnCli(["demo", "--requests", "40", "--rps", "50"])
+      yield* cli.line("stdout", (line) => line.startsWith("effect-grok demo:"))
+      yield* Effect.sync(() => cli.child.stdout?.destroy())
+      expect(yield* cli.exited).toEqual({ code: 141, signal: null })
+      expect(cli.stderr()).toBe("")
+    }))
+})
+
 describe("simulate: SIGINT, SIGTERM", () => {
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     it.scoped(`${signal} closes the port, says what was served, exit ${code}`, () =>

@@ -109,10 +109,18 @@ export const interruptOnStop = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect
   handling(Effect.raceFirst(Effect.map(effect, Either.right), Effect.map(requested, Either.left)))
 
 /**
+ * The exit code of a process whose reader went away (`effect-grok demo | head`): shells report
+ * 141 (128 + SIGPIPE) for a tool that SIGPIPE ended, the default for a Unix tool; Node ignores
+ * SIGPIPE, and its write fails with EPIPE instead.
+ */
+export const brokenPipeExitCode = 141
+
+/**
  * Run the CLI's `program` (its answer is the exit code) in this process, with the process's
  * SIGINT and SIGTERM as its {@link Stop}. The process ends when nothing is left to do: no
  * socket or timer of a command may outlive it (tests check), so none is forced closed here,
- * except by a second signal, which exits at once.
+ * except by a second signal, which exits at once, or by the reader of stdout or stderr going
+ * away, after which nothing the command prints can be read.
  */
 export const runMain = (program: Effect.Effect<number>): void => {
   const stop = unsafeMake()
@@ -131,6 +139,12 @@ export const runMain = (program: Effect.Effect<number>): void => {
   const onSigterm = () => onSignal("SIGTERM")
   process.on("SIGINT", onSigint)
   process.on("SIGTERM", onSigterm)
+  const onWriteError = (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(brokenPipeExitCode)
+    throw error
+  }
+  process.stdout.on("error", onWriteError)
+  process.stderr.on("error", onWriteError)
   fiber.addObserver((exit) => {
     clearInterval(keepAlive)
     process.exitCode = Exit.isSuccess(exit)
