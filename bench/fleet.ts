@@ -52,7 +52,8 @@ export interface FleetResult {
   }
 }
 
-const binPath = fileURLToPath(new URL("../src/cli/bin.js", import.meta.url))
+/** The built CLI (`npm run bench` builds it first), as a user runs it. */
+const binPath = fileURLToPath(new URL("../../dist/cli/bin.js", import.meta.url))
 
 /**
  * Run the fleet; `redisUrl` shares the limiter, `undefined` leaves each process alone.
