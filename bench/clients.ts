@@ -20,6 +20,10 @@ export type ClientName =
   | "effect-retryTransient"
   | "raw-httpclient"
   | "checked-httpclient"
+  | "effect-grok/ai"
+  | "ai-openai"
+  | "ai-openai+shape-fix"
+  | "ai-openai+shape-fix+plan"
 
 /** The clients compared in every scenario. @since 0.1.0 */
 export const peers: ReadonlyArray<ClientName> = [
@@ -47,8 +51,18 @@ export const toldTheQuota: ClientName = "effect-grok+quota"
  */
 export const overheadBaselines: ReadonlyArray<ClientName> = ["checked-httpclient", "raw-httpclient"]
 
-/** Every client: the peers, effect-grok told the quota, the baselines. @since 0.1.0 */
-export const clientNames: ReadonlyArray<ClientName> = [...peers, toldTheQuota, ...overheadBaselines]
+/**
+ * The @effect/ai providers, compared through `LanguageModel.generateText` in the
+ * `effect-ai-quota` scenario: effect-grok's, and `@effect/ai-openai` pointed at the simulator
+ * (as it is, with the response fields it requires added, and with those plus the retry recipe
+ * of Effect's "Execution Planning" guide).
+ *
+ * @since 0.2.0
+ */
+export const effectAiProviders: ReadonlyArray<ClientName> = ["effect-grok/ai", "ai-openai", "ai-openai+shape-fix", "ai-openai+shape-fix+plan"]
+
+/** Every client: the peers, effect-grok told the quota, the baselines, the @effect/ai providers. @since 0.1.0 */
+export const clientNames: ReadonlyArray<ClientName> = [...peers, toldTheQuota, ...overheadBaselines, ...effectAiProviders]
 
 /** @since 0.1.0 */
 export const isClientName = (name: string): name is ClientName => clientNames.some((client) => client === name)
@@ -103,5 +117,13 @@ export const make = (name: ClientName, options: ClientOptions): Effect.Effect<Be
       return EffectHttp.raw(options)
     case "checked-httpclient":
       return EffectHttp.checked(options)
+    case "effect-grok/ai":
+      return Effect.flatMap(Effect.promise(() => import("./clients/effectAiGrok.js")), (m) => m.make(options))
+    case "ai-openai":
+      return Effect.flatMap(Effect.promise(() => import("./clients/effectAiOpenAi.js")), (m) => m.make(options, { shapeFix: false, plan: false }))
+    case "ai-openai+shape-fix":
+      return Effect.flatMap(Effect.promise(() => import("./clients/effectAiOpenAi.js")), (m) => m.make(options, { shapeFix: true, plan: false }))
+    case "ai-openai+shape-fix+plan":
+      return Effect.flatMap(Effect.promise(() => import("./clients/effectAiOpenAi.js")), (m) => m.make(options, { shapeFix: true, plan: true }))
   }
 }

@@ -4,10 +4,10 @@
  *
  * Every client faces the same simulator (run here, in the parent) with the same load, each in
  * its own child process (`client.ts`) so that its peak memory is its own. Scenarios: a quota
- * with and without rate-limit headers, an outage, mixed faults, per-call overhead. Then the
+ * with and without rate-limit headers, an outage, a model that stays down, mixed faults, per-call overhead. Then the
  * other benchmarks: backoff contention, the in-memory limiter (`limiter.ts`), the
- * Redis limiter and a fleet of 3 `load` processes sharing the quota through Redis (when
- * `redis-server` is on the PATH).
+ * Redis limiter and a fleet of 3 `load` processes sharing the quota through Redis, also with
+ * Redis killed, restarted or paused mid-run (when `redis-server` is on the PATH).
  *
  * Without `--json` it prints a Markdown report (the tables of `docs/benchmarks.md`); with
  * it, one JSON line per (scenario, client) and one per other benchmark. Progress goes to stderr.
@@ -29,7 +29,19 @@ import { benchLimiterRedis } from "./redisLimiter.js"
 import { failedLine, type ResultLine, resultLine, scenarioTable, serverCounts } from "./results.js"
 import { type Scenario, scenarios } from "./scenarios.js"
 
-const extras = ["import-cost", "cli-startup", "per-call", "overhead-pieces", "contention", "limiter-memory", "limiter-redis", "fleet"] as const
+const outageNames = Fleet.redisEvents.map((event) => `fleet-redis-${event}`)
+
+const extras = [
+  "import-cost",
+  "cli-startup",
+  "per-call",
+  "overhead-pieces",
+  "contention",
+  "limiter-memory",
+  "limiter-redis",
+  "fleet",
+  ...outageNames
+] as const
 
 const argument = (name: string): string | undefined => {
   const at = process.argv.indexOf(`--${name}`)
@@ -90,11 +102,11 @@ const startingLine = (count: number) =>
 const runScenario = (scenario: Scenario) =>
   Effect.gen(function*() {
     yield* progress(`${scenario.name}: ${scenario.title}`)
-    const clients = [
+    const clients = (scenario.clients ?? [
       ...peers,
       ...(scenario.quotaPerSecond === undefined ? [] : [toldTheQuota]),
       ...(scenario.workload._tag === "overhead" ? overheadBaselines : [])
-    ].filter((client) => onlyClients === undefined || onlyClients.includes(client))
+    ]).filter((client) => onlyClients === undefined || onlyClients.includes(client))
     // The outage lasts 20 s whatever the client does: its clients run side by side, each on
     // its own simulator, and start together once all have booted. The others run one at a
     // time so that timings do not compete.
@@ -247,6 +259,38 @@ const runRedis = Effect.scoped(Effect.gen(function*() {
       `### Fleet: 3 processes sharing one quota\n\n3 \`effect-grok load\` processes, 100 requests each, 20 at a time, started together against 20 requests/s (burst 2); ideal ${Fleet.idealSeconds} s.\n\n${Fleet.table(results)}`
     )
   }
+  const outages = []
+  for (const event of Fleet.redisEvents.filter((event) => selected(`fleet-redis-${event}`))) {
+    yield* progress(`fleet-redis-${event}: 3 load processes x 100 requests through Redis, Redis ${event} after 60 answers`)
+    // A server of its own: this one is killed, restarted or frozen.
+    const result = yield* Effect.scoped(Effect.flatMap(RedisServer.startControlled, (controlled) =>
+      Option.match(controlled, {
+        onNone: () => Effect.succeed(undefined),
+        onSome: (redis) => Fleet.runOutage({ redis, event, preload })
+      })))
+    if (result === undefined) continue
+    if (json) {
+      for (const line of result.processes) yield* Console.log(JSON.stringify(line))
+      const { awayAtSeconds, backAtSeconds, server, verdict, wallSeconds } = result
+      yield* Console.log(JSON.stringify({
+        scenario: result.scenario,
+        client: "all 3 (server)",
+        ...server,
+        wallSeconds,
+        awayAtSeconds,
+        backAtSeconds,
+        verdict
+      }))
+    }
+    outages.push(result)
+  }
+  if (outages.length > 0) {
+    sections.push(
+      `### Fleet: Redis lost mid-run\n\nThe same 3 processes as issue 18 ran them (\`load --requests 100 --concurrency 50 --rpm 1200 --redis URL\`, default \`--redis-unavailable 0.5\`), against 20 requests/s (burst 2); once 60 requests are answered Redis is killed for good, killed and restarted empty 3 s later, or paused (SIGSTOP) for 3 s. The bar: all 300 served, every process exits 0, 429s at most 25% of the requests, the server's time at most 1.5x the ideal (${Fleet.idealSeconds} s) plus 3 s.\n\n${
+        Fleet.outageTable(outages)
+      }`
+    )
+  }
   return sections
 }))
 
@@ -265,7 +309,7 @@ const main = Effect.gen(function*() {
   if (selected("overhead-pieces")) sections.push(yield* runPieces)
   if (selected("contention")) sections.push(yield* runContention)
   if (selected("limiter-memory")) sections.push(yield* runLimiterMemory)
-  if (selected("limiter-redis") || selected("fleet")) sections.push(...(yield* runRedis))
+  if (selected("limiter-redis") || selected("fleet") || outageNames.some(selected)) sections.push(...(yield* runRedis))
   const minutes = ((yield* Clock.currentTimeMillis) - started) / 60_000
   yield* progress(`done in ${minutes.toFixed(1)} minutes`)
   if (!json) {

@@ -11,7 +11,7 @@ import type { Scenario } from "./scenarios.js"
 
 /** What the server saw of one run. @since 0.1.0 */
 export interface ServerCounts {
-  /** Chat requests that reached the server, retries included. */
+  /** Model calls (chat completions and responses) that reached the server, retries included. */
   readonly attempts: number
   readonly status429: number
   /** Outage only: requests that arrived while the server was down. */
@@ -20,7 +20,7 @@ export interface ServerCounts {
   readonly recoverySeconds?: number | undefined
 }
 
-const isChat = (entry: Simulator.LoggedRequest) => entry.path.endsWith("/chat/completions")
+const isChat = (entry: Simulator.LoggedRequest) => entry.path.endsWith("/chat/completions") || entry.path.endsWith("/responses")
 
 /**
  * Count a run from the simulator's log; `startMillis` is when the run started, on the log's clock.
@@ -154,9 +154,9 @@ interface Column {
   readonly amongComplete?: boolean | undefined
 }
 
-const reference = "effect-grok"
+const referenceOf = (scenario: Scenario): string => scenario.reference ?? "effect-grok"
 
-const ratio = (value: (line: ResultLine) => number | undefined, lines: ReadonlyArray<ResultLine>) => (line: ResultLine) => {
+const ratio = (value: (line: ResultLine) => number | undefined, lines: ReadonlyArray<ResultLine>, reference: string) => (line: ResultLine) => {
   const mine = lines.find((other) => other.client === reference)
   const own = value(line)
   const base = mine === undefined ? undefined : value(mine)
@@ -208,8 +208,8 @@ const columnsOf = (scenario: Scenario, lines: ReadonlyArray<ResultLine>): Readon
           status429,
           seconds,
           { header: "× ideal", value: (line) => line.timeOverIdeal, digits: 2 },
-          { header: "time × effect-grok", value: ratio((line) => line.seconds, lines), digits: 2 },
-          { header: "attempts × effect-grok", value: ratio((line) => line.attempts, lines), digits: 2 },
+          { header: `time × ${referenceOf(scenario)}`, value: ratio((line) => line.seconds, lines, referenceOf(scenario)), digits: 2 },
+          { header: `attempts × ${referenceOf(scenario)}`, value: ratio((line) => line.attempts, lines, referenceOf(scenario)), digits: 2 },
           failures,
           memory
         ]
@@ -240,8 +240,8 @@ const show = (value: number | string | undefined, digits: number | undefined) =>
   value === undefined ? "–" : typeof value === "string" ? value : digits === undefined ? String(value) : value.toFixed(digits)
 
 /**
- * A scenario's results as a Markdown table, then one line per column a peer wins (effect-grok's
- * own variants, such as `effect-grok+quota`, are not peers).
+ * A scenario's results as a Markdown table, then one line per column a peer wins (the
+ * reference's own variants, such as `effect-grok+quota`, are not peers).
  *
  * @since 0.1.0
  */
@@ -259,6 +259,7 @@ export const scenarioTable = (scenario: Scenario, lines: ReadonlyArray<ResultLin
       return isBest(line, i) ? `**${text}**` : text
     })
   )
+  const reference = referenceOf(scenario)
   const mine = lines.find((line) => line.client === reference)
   const peerWins = mine === undefined ? [] : columns.flatMap((column, i) => {
     if (isBest(mine, i)) return []
@@ -268,7 +269,7 @@ export const scenarioTable = (scenario: Scenario, lines: ReadonlyArray<ResultLin
     return [
       `- ${column.header}: ${winners.join(", ")} ${winners.length > 1 ? "do" : "does"} better${among} (${
         show(best[i], column.digits)
-      } against effect-grok's ${show(column.value(mine), column.digits)})`
+      } against ${reference}'s ${show(column.value(mine), column.digits)})`
     ]
   })
   return [

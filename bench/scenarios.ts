@@ -6,9 +6,17 @@
  * @since 0.1.0
  */
 import type * as Simulator from "../src/simulator/Simulator.js"
+import type { ClientName } from "./clients.js"
 
 /** @since 0.1.0 */
-export type ScenarioName = "quota-headers" | "quota-no-headers" | "outage" | "mixed-faults" | "overhead"
+export type ScenarioName =
+  | "quota-headers"
+  | "quota-no-headers"
+  | "outage"
+  | "stays-down"
+  | "mixed-faults"
+  | "overhead"
+  | "effect-ai-quota"
 
 /**
  * How the load arrives.
@@ -35,6 +43,10 @@ export interface Scenario {
   readonly quotaPerSecond?: number | undefined
   /** When the server is down, in milliseconds from the start of the run. */
   readonly outage?: { readonly fromMillis: number; readonly untilMillis: number } | undefined
+  /** The clients compared, when not the usual peers. */
+  readonly clients?: ReadonlyArray<ClientName> | undefined
+  /** The client the others are measured against (ratios, "where a peer wins"). Default `effect-grok`. */
+  readonly reference?: ClientName | undefined
 }
 
 /** 20 requests per second with room for two back to back: a client that sends in waves is refused. */
@@ -70,6 +82,12 @@ export const scenarios: ReadonlyArray<Scenario> = [
     outage
   },
   {
+    name: "stays-down",
+    title: "Stays down: every request gets 503 for the whole run; 500 requests, 50 at a time (how long until every caller has its answer)",
+    simulator: { faults: [{ fault: { kind: "status", status: 503 } }] },
+    workload: { _tag: "closed", requests: 500, concurrency: 50 }
+  },
+  {
     name: "mixed-faults",
     title:
       "Mixed faults, no quota: 5% 503, 3% connection reset, 2% error inside a 200, 3% 429 with Retry-After 1 s, 5% 1 s late; 200 requests, 20 at a time",
@@ -83,6 +101,16 @@ export const scenarios: ReadonlyArray<Scenario> = [
       ]
     },
     workload: { _tag: "closed", requests: 200, concurrency: 20 }
+  },
+  {
+    name: "effect-ai-quota",
+    title:
+      "@effect/ai's LanguageModel.generateText under the quota-headers quota (20 requests/s, burst 2, headers and Retry-After); 200 requests, 50 at a time, through the Responses API",
+    simulator: { quota, headers: "openai", retryAfter: "seconds" },
+    workload: quotaLoad,
+    quotaPerSecond: quota.requestsPerSecond,
+    clients: ["effect-grok/ai", "ai-openai", "ai-openai+shape-fix", "ai-openai+shape-fix+plan"],
+    reference: "effect-grok/ai"
   },
   {
     name: "overhead",

@@ -23,6 +23,7 @@ import { Clock, Context, Effect, ExecutionPlan, Layer, Schedule, Stream } from "
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as GrokClient from "./GrokClient.js"
 import * as GrokError from "./GrokError.js"
+import * as Logging from "./Logging.js"
 import * as CircuitBreaker from "./resilience/CircuitBreaker.js"
 import * as RetryPolicy from "./resilience/RetryPolicy.js"
 import type * as Chat from "./schema/Chat.js"
@@ -48,8 +49,9 @@ export class CurrentStep extends Context.Tag("effect-grok/Fallback/CurrentStep")
 
 /**
  * Whether a failure moves the chain on: rate limits (any kind), an open breaker, server
- * errors, timeouts, broken connections, a retryable error inside a 200 or from the limiter's
- * queue. Never a request the server refused for what it is.
+ * errors, timeouts, broken connections, a retryable error inside a 200, a limiter refusal
+ * that is retryable or for want of time before the deadline. Never a request the server
+ * refused for what it is.
  *
  * @since 0.1.0
  */
@@ -63,8 +65,10 @@ export const isTrigger = (error: GrokError.GrokError): boolean => {
     case "TransportError":
       return true
     case "ErrorInBody":
-    case "QueueRejected":
       return error.retryable
+    case "QueueRejected":
+      // A model whose quota cannot fit the call before its deadline: another model's may.
+      return error.retryable || error.reason === "deadline"
     default:
       return false
   }
@@ -135,8 +139,7 @@ export const run = <A, R, B = never, E2 = never, R2 = never>(
       call(step).pipe(
         Effect.tapError((error) =>
           Effect.sync(() => failed.push({ model: step.model, error })).pipe(
-            Effect.zipRight(Effect.logInfo("fallback step failed")),
-            Effect.annotateLogs({ model: step.model, step: step.index, error: error._tag })
+            Effect.zipRight(Logging.log("fallback step failed", { model: step.model, step: step.index, error: error._tag }))
           )
         ),
         Effect.map((value): Answer<A | B> => ({ value, model: step.model, failed }))

@@ -23,7 +23,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { type Config, type ConfigError, Context, Duration, Effect, Either, Layer, Option, ParseResult, Schedule, Schema, type Scope, Stream } from "effect"
+import { type Config, type ConfigError, Context, Duration, Effect, Either, Layer, ParseResult, Schedule, Schema, type Scope, Stream } from "effect"
 import * as ApiKeyProvider from "./ApiKeyProvider.js"
 import * as GrokConfig from "./GrokConfig.js"
 import * as GrokError from "./GrokError.js"
@@ -220,12 +220,43 @@ const trackChunk = (partial: Streaming.MutablePartial, chunk: ChatStream.ChatCom
   }
 }
 
+/** What a call of the client runs with: the services it found, and the pipeline context and call settings they make. */
+interface ClientView {
+  readonly services: {
+    readonly limiter: RateLimiter.Service
+    readonly breaker: CircuitBreaker.Service
+    readonly keys: ApiKeyProvider.Service
+    readonly settings: RetryPolicy.Settings
+  }
+  readonly ctx: Pipeline.ClientContext
+  readonly settingsOf: (options: CallOptions | undefined) => Pipeline.CallSettings
+  readonly streamSettingsOf: (options: StreamOptions | undefined) => Streaming.StreamSettings
+}
+
 /**
- * Build the client over an `HttpClient`. Reads, when provided: `RateLimiter` (default: an
- * in-memory limiter owned by this client), `RetryPolicy.RetrySettings` (default policy,
- * budget and timeouts), `ApiKeyProvider` (default: the configured key) and `CircuitBreaker`
- * (default: breakers with `CircuitBreaker.defaults` owned by this client; provide
- * `CircuitBreaker.layerDisabled` to turn them off).
+ * `tag`'s service in `context` (where the call runs), else in `built` (where the client was
+ * built), else `undefined`. A reference counts only where it was provided, not by its default.
+ */
+const serviceIn = <I, S>(
+  context: Context.Context<never>,
+  built: Context.Context<never>,
+  tag: Context.Tag<I, S>
+): S | undefined =>
+  (context.unsafeMap.get(tag.key) ?? built.unsafeMap.get(tag.key)) as S | undefined
+
+/**
+ * Build the client over an `HttpClient`.
+ *
+ * Four services shape its calls, and none is required: `RateLimiter` (default: an in-memory
+ * limiter owned by this client), `RetryPolicy.RetrySettings` (default policy, deadline,
+ * attempt timeout; a retry budget owned by this client unless the settings bring one or
+ * turn it off), `CircuitBreaker` (default: breakers owned by this client;
+ * `CircuitBreaker.layerDisabled` turns them off) and `ApiKeyProvider` (default: the
+ * configured key). Each is read where it takes effect: when a call is made, from the
+ * context the call runs in, and otherwise from the context the client was built in. So a
+ * limiter provided beside the client (`Layer.mergeAll(client, limiter)`), under it
+ * (`Layer.provide`) or around the program is the one its calls use, and providing one limiter
+ * (or breaker, or settings) once above several clients is how they share it.
  *
  * @since 0.1.0
  * @category constructors
@@ -235,41 +266,78 @@ export const make = (
 ): Effect.Effect<Service, never, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
     const http = yield* HttpClient.HttpClient
-    const limiter = yield* Effect.serviceOption(RateLimiter.RateLimiter).pipe(
-      Effect.flatMap(Option.match({ onNone: () => Effect.orDie(RateLimiterMemory.make({})), onSome: Effect.succeed }))
-    )
-    const settings = yield* RetryPolicy.RetrySettings
-    // A budget is state: without one from the settings, this client owns one for its calls.
-    // Wrapped once so that its gauge follows each deposit (see `Pipeline.gaugedBudget`).
-    const retry = { ...settings, budget: Pipeline.gaugedBudget(settings.budget ?? (yield* RetryBudget.make())) }
-    const keys = Option.getOrElse(yield* Effect.serviceOption(ApiKeyProvider.ApiKeyProvider), () => ApiKeyProvider.fixed(config.apiKey))
-    // Breakers are state too: without a shared one, this client owns its own.
-    const breaker = yield* Effect.serviceOption(CircuitBreaker.CircuitBreaker).pipe(
-      Effect.flatMap(Option.match({ onNone: () => CircuitBreaker.make(), onSome: Effect.succeed }))
-    )
+    const built = yield* Effect.context<never>()
+    // State the client owns for the calls that find no shared one: created once, here.
+    const ownLimiter = yield* Effect.orDie(RateLimiterMemory.make({}))
+    const ownBreaker = yield* CircuitBreaker.make()
+    const ownBudget = yield* RetryBudget.make()
     const timers = yield* Timers.make(yield* Effect.clock)
-    const ctx: Pipeline.ClientContext = { config, http, limiter, keys, retry, breaker, timers }
+    const fixedKey = ApiKeyProvider.fixed(config.apiKey)
     const url = (path: string) => `${config.baseUrl}${path}`
 
-    const settingsFor = (options: CallOptions | undefined): Pipeline.CallSettings => ({
-      priority: options?.priority ?? "normal",
-      policy: options?.retry ?? retry.policy,
-      attemptTimeout: Duration.decode(options?.attemptTimeout ?? config.attemptTimeout ?? retry.attemptTimeout),
-      deadline: Duration.decode(options?.deadline ?? config.deadline ?? retry.deadline)
+    /** The services a call uses: those of the context it runs in, else those the client was built with, else its own. */
+    const servicesOf = (context: Context.Context<never>) => ({
+      limiter: serviceIn(context, built, RateLimiter.RateLimiter) ?? ownLimiter,
+      breaker: serviceIn(context, built, CircuitBreaker.CircuitBreaker) ?? ownBreaker,
+      keys: serviceIn(context, built, ApiKeyProvider.ApiKeyProvider) ?? fixedKey,
+      settings: serviceIn(context, built, RetryPolicy.RetrySettings) ?? RetryPolicy.defaultSettings
     })
-    // Most calls give no options: they share one settings value.
-    const defaultSettings = settingsFor(undefined)
-    const settingsOf = (options: CallOptions | undefined): Pipeline.CallSettings =>
-      options === undefined ? defaultSettings : settingsFor(options)
 
-    const streamSettingsOf = (options: StreamOptions | undefined): Streaming.StreamSettings => {
-      const settings = settingsOf(options)
-      return {
-        ...settings,
-        firstTokenTimeout: options?.firstTokenTimeout === undefined ? settings.attemptTimeout : Duration.decode(options.firstTokenTimeout),
-        idleTimeout: options?.idleTimeout === undefined ? defaultIdleTimeout : Duration.decode(options.idleTimeout)
+    /** A view of the client for one set of services: its pipeline context and call settings. */
+    const viewOf = (services: ReturnType<typeof servicesOf>): ClientView => {
+      const { breaker, keys, limiter, settings } = services
+      // `false`: no budget at all; absent: the client's own (a budget is state, shared by its calls).
+      const budget = settings.budget === false ? undefined : gauged(settings.budget ?? ownBudget)
+      const ctx: Pipeline.ClientContext = { config, http, limiter, keys, retry: { ...settings, budget }, breaker, timers }
+      const settingsFor = (options: CallOptions | undefined): Pipeline.CallSettings => ({
+        priority: options?.priority ?? "normal",
+        policy: options?.retry ?? settings.policy,
+        attemptTimeout: Duration.decode(options?.attemptTimeout ?? config.attemptTimeout ?? settings.attemptTimeout),
+        deadline: Duration.decode(options?.deadline ?? config.deadline ?? settings.deadline)
+      })
+      // Most calls give no options: they share one settings value.
+      const defaultSettings = settingsFor(undefined)
+      const settingsOf = (options: CallOptions | undefined): Pipeline.CallSettings =>
+        options === undefined ? defaultSettings : settingsFor(options)
+      const streamSettingsOf = (options: StreamOptions | undefined): Streaming.StreamSettings => {
+        const settings = settingsOf(options)
+        return {
+          ...settings,
+          firstTokenTimeout: options?.firstTokenTimeout === undefined ? settings.attemptTimeout : Duration.decode(options.firstTokenTimeout),
+          idleTimeout: options?.idleTimeout === undefined ? defaultIdleTimeout : Duration.decode(options.idleTimeout)
+        }
       }
+      return { services, ctx, settingsOf, streamSettingsOf }
     }
+
+    // Budgets wrapped once each, so that the gauge follows every deposit (`Pipeline.gaugedBudget`).
+    const gaugedBudgets = new WeakMap<RetryBudget.RetryBudget, RetryBudget.RetryBudget>()
+    const gauged = (budget: RetryBudget.RetryBudget) => {
+      let wrapped = gaugedBudgets.get(budget)
+      if (wrapped === undefined) {
+        wrapped = Pipeline.gaugedBudget(budget)
+        gaugedBudgets.set(budget, wrapped)
+      }
+      return wrapped
+    }
+
+    // Most calls run where the client was built, or under the same services: one view serves
+    // them all, and a call under other services builds (and keeps) one for those.
+    let view = viewOf(servicesOf(built))
+    const viewFor = (context: Context.Context<never>): ClientView => {
+      const services = servicesOf(context)
+      const last = view.services
+      if (
+        services.limiter !== last.limiter || services.breaker !== last.breaker || services.keys !== last.keys ||
+        services.settings !== last.settings
+      ) view = viewOf(services)
+      return view
+    }
+    /** `f` of the view for the services of the fiber the call runs on. */
+    const withView = <A, E, R>(f: (view: ClientView) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.withFiberRuntime((fiber) => f(viewFor(fiber.currentContext)))
+    const withViewStream = <A, E, R>(f: (view: ClientView) => Stream.Stream<A, E, R>): Stream.Stream<A, E, R> =>
+      Stream.unwrap(Effect.withFiberRuntime((fiber) => Effect.succeed(f(viewFor(fiber.currentContext)))))
 
     const chatBody = (request: ChatRequest, stream: boolean) =>
       Either.mapLeft(validateChat({ ...request, model: request.model ?? config.model, stream }), badInput)
@@ -296,7 +364,7 @@ export const make = (
           if (Either.isLeft(decoded)) return decoded
           const completion = decoded.right
           cell.usedTokens = completion.usage?.total_tokens
-          return Effect.as(Pipeline.recordUsage(cell, completion.usage), completion)
+          return Effect.as(Pipeline.recordAnswer(cell, completion), completion)
         })
       }
     }
@@ -304,7 +372,9 @@ export const make = (
     const chat: Service["chat"] = (request, options) => {
       // Validated when the call is made (a pure check, the same for every run of the effect).
       const body = chatBody(request, false)
-      return Either.isLeft(body) ? Effect.fail(body.left) : Pipeline.call(ctx, new ChatCall(body.right), settingsOf(options))
+      if (Either.isLeft(body)) return Effect.fail(body.left)
+      const call = new ChatCall(body.right)
+      return withView((view) => Pipeline.call(view.ctx, call, view.settingsOf(options)))
     }
 
     const chatStream: Service["chatStream"] = (request, options) =>
@@ -312,7 +382,7 @@ export const make = (
         ...request,
         stream_options: { ...(request.stream_options ?? {}), include_usage: true }
       }, true), (body) =>
-        Streaming.stream(ctx, {
+        withViewStream((view) => Streaming.stream(view.ctx, {
           operation: "chat",
           model: body.model,
           request: HttpClientRequest.post(url("/chat/completions")).pipe(
@@ -332,25 +402,26 @@ export const make = (
             ),
           isContent: chunkIsContent,
           track: trackChunk,
-          usageOf: (chunk) => chunk.usage ?? undefined,
+          // The last chunk (with `include_usage`) carries the usage; its model and tier are the answer's.
+          answerOf: (chunk) => (chunk.usage == null ? undefined : chunk),
           isFinal: (chunk) => chunk.choices.some((choice) => choice.finish_reason != null),
           failureOf: () => undefined
-        }, streamSettingsOf(options))))
+        }, view.streamSettingsOf(options)))))
 
     const models: Service["models"] = (options) =>
-      Pipeline.call(ctx, {
+      withView((view) => Pipeline.call(view.ctx, {
         operation: "models",
         model: "(models)",
         request: () => HttpClientRequest.get(url("/models")),
         tokens: 0,
         handle: (response) => Pipeline.readJsonBody(response).pipe(Effect.flatMap(decodeWith(decodeModels, "the model list")))
-      }, settingsOf(options))
+      }, view.settingsOf(options)))
 
     const embed: Service["embed"] = (request, options) =>
       Effect.flatMap(
         Either.mapLeft(validateEmbed({ ...request, model: request.model ?? config.model }), badInput),
         (body) =>
-          Pipeline.call(ctx, {
+          withView((view) => Pipeline.call(view.ctx, {
             operation: "embeddings",
             model: body.model,
             request: () => HttpClientRequest.post(url("/embeddings")).pipe(HttpClientRequest.bodyUnsafeJson(body)),
@@ -360,29 +431,49 @@ export const make = (
                 Effect.flatMap(decodeWith(decodeEmbeddings, "the embeddings response")),
                 Effect.tap((result) => {
                   cell.usedTokens = result.usage?.total_tokens
-                  return Pipeline.recordUsage(cell, result.usage)
+                  return Pipeline.recordAnswer(cell, result)
                 })
               )
-          }, settingsOf(options))
+          }, view.settingsOf(options)))
       )
 
     const chatDeferred: Service["chatDeferred"] = (request, options) =>
       Effect.flatMap(chatBody({ ...request, deferred: true }, false), (body) =>
-        DeferredCompletion.run(ctx, {
+        withView((view) => DeferredCompletion.run(view.ctx, {
           model: body.model,
           submit: HttpClientRequest.post(url("/chat/completions")).pipe(HttpClientRequest.bodyUnsafeJson(body)),
           tokens: TokenEstimate.estimate(body.messages, body.max_completion_tokens ?? body.max_tokens ?? undefined),
           poll: (id) => HttpClientRequest.get(url(`/chat/deferred-completion/${encodeURIComponent(id)}`))
-        }, settingsOf(options), options?.poll ?? defaultDeferredPoll))
+        }, view.settingsOf(options), options?.poll ?? defaultDeferredPoll)))
 
     const responses: Service["responses"] = (request, options) =>
-      ResponsesEndpoint.call(ctx, { ...request, model: request.model ?? config.model }, settingsOf(options))
+      withView((view) => ResponsesEndpoint.call(view.ctx, { ...request, model: request.model ?? config.model }, view.settingsOf(options)))
 
     const responsesStream: Service["responsesStream"] = (request, options) =>
-      ResponsesEndpoint.stream(ctx, { ...request, model: request.model ?? config.model }, streamSettingsOf(options))
+      withViewStream((view) =>
+        ResponsesEndpoint.stream(view.ctx, { ...request, model: request.model ?? config.model }, view.streamSettingsOf(options)))
 
     return { config, chat, chatStream, chatDeferred, models, embed, responses, responsesStream }
   })
+
+/**
+ * A client whose every call goes to the client `current` answers at that moment: for a
+ * client that is rebuilt while the program runs (a fresh start in tests, a new
+ * configuration).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const delegating = (current: Effect.Effect<Service>, config: GrokConfig.GrokConfig): Service => ({
+  config,
+  chat: (request, options) => Effect.flatMap(current, (client) => client.chat(request, options)),
+  chatStream: (request, options) => Stream.unwrap(Effect.map(current, (client) => client.chatStream(request, options))),
+  chatDeferred: (request, options) => Effect.flatMap(current, (client) => client.chatDeferred(request, options)),
+  models: (options) => Effect.flatMap(current, (client) => client.models(options)),
+  embed: (request, options) => Effect.flatMap(current, (client) => client.embed(request, options)),
+  responses: (request, options) => Effect.flatMap(current, (client) => client.responses(request, options)),
+  responsesStream: (request, options) => Stream.unwrap(Effect.map(current, (client) => client.responsesStream(request, options)))
+})
 
 /**
  * @since 0.1.0

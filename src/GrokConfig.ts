@@ -29,6 +29,13 @@ export interface GrokConfig {
    * the `RetryPolicy.RetrySettings` in context decide (default 10 minutes).
    */
   readonly deadline: Duration.Duration | undefined
+  /**
+   * Who the quota belongs to, for the rate limiter: xAI limits per team and model, so clients
+   * with the same `rateLimitKey` (e.g. your team id), whatever their API keys, share one
+   * quota in the limiter they use. When unset, each API key is its own (a hash of it, never
+   * the key itself).
+   */
+  readonly rateLimitKey: string | undefined
 }
 
 /**
@@ -42,13 +49,20 @@ export interface GrokConfigInput {
   readonly model?: string | undefined
   readonly attemptTimeout?: Duration.DurationInput | undefined
   readonly deadline?: Duration.DurationInput | undefined
+  readonly rateLimitKey?: string | undefined
 }
 
 /** @since 0.1.0 */
 export const defaultBaseUrl = "https://api.x.ai/v1"
 
-/** @since 0.1.0 */
-export const defaultModel = "grok-4"
+/**
+ * The model used when neither the request nor the config names one: xAI's current general
+ * model. Its retirement notice of 2026-05-15 serves the retired ids (`grok-4-0709`,
+ * `grok-4-fast-*`, `grok-3`, ...) as grok-4.3 anyway.
+ *
+ * @since 0.1.0
+ */
+export const defaultModel = "grok-4.3"
 
 const loopbackHosts = new Set(["localhost", "[::1]", "::1"])
 
@@ -90,16 +104,66 @@ export const validateBaseUrl = (raw: string): Either.Either<string, ConfigError.
   return Either.right(url.href.replace(/\/+$/, ""))
 }
 
+const shortUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/**
+ * Read a duration as people write it: `30s`, `500ms`, `2m`, `1.5s`, `1h`, a bare number of
+ * seconds (`30`), or Effect's own form (`30 seconds`). Zero, negative and non-finite values
+ * are refused. The environment (`XAI_TIMEOUT`, `XAI_DEADLINE`) and the CLI's flags read
+ * durations with it.
+ *
+ * @since 0.2.0
+ */
+export const parseDuration = (raw: string): Either.Either<Duration.Duration, string> => {
+  const text = raw.trim()
+  const short = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text)
+  const duration = short !== null
+    ? Option.some(Duration.millis(Number(short[1]) * (shortUnits[short[2] ?? "s"] ?? 1000)))
+    : Duration.decodeUnknown(text)
+  if (Option.isNone(duration) || !Duration.isFinite(duration.value) || Duration.toMillis(duration.value) <= 0) {
+    return Either.left(`expected a positive duration such as 30s, 500ms or 2m, got ${JSON.stringify(raw)}`)
+  }
+  return Either.right(duration.value)
+}
+
 const validateDuration = (
   name: string,
   input: Duration.DurationInput
 ): Either.Either<Duration.Duration, ConfigError.ConfigError> => {
-  const decoded = Duration.decodeUnknown(input)
+  const decoded = typeof input === "string"
+    ? Either.getRight(parseDuration(input))
+    : Duration.decodeUnknown(input)
   if (decoded._tag === "None" || !Duration.isFinite(decoded.value) || Duration.toMillis(decoded.value) <= 0) {
-    return Either.left(ConfigError.InvalidData([name], `expected a positive finite duration, got ${String(input)}`))
+    return Either.left(ConfigError.InvalidData([name], `expected a positive duration such as 30s, 500ms or 2m, got ${String(input)}`))
   }
   return Either.right(decoded.value)
 }
+
+/** A duration variable, read with {@link parseDuration}; absent is `undefined`. */
+const durationVariable = (name: string): Config.Config<Duration.Duration | undefined> =>
+  Config.string(name).pipe(
+    Config.mapOrFail((raw) => Either.mapLeft(parseDuration(raw), (problem) => ConfigError.InvalidData([], problem))),
+    Config.option,
+    Config.map(Option.getOrUndefined)
+  )
+
+/**
+ * The key variable. Read as a string and redacted at once: `Config.redacted` would also
+ * redact its own error, and a missing key would read `Missing data at XAI_API_KEY: "<redacted>"`.
+ */
+const apiKeyVariable: Config.Config<Redacted.Redacted<string>> = Config.string("XAI_API_KEY").pipe(
+  Config.option,
+  Config.mapOrFail(Option.match({
+    onNone: () =>
+      Either.left(
+        ConfigError.MissingData(
+          ["XAI_API_KEY"],
+          "not set: export your xAI API key (console.x.ai), or run on the local simulator (GrokSimulator.layerClient, `npx effect-grok demo`)"
+        )
+      ),
+    onSome: (key) => Either.right(Redacted.make(key))
+  }))
+)
 
 /**
  * Build a validated config from plain values.
@@ -119,19 +183,25 @@ export const make = (input: GrokConfigInput): Either.Either<GrokConfig, ConfigEr
       ? undefined
       : yield* validateDuration("XAI_TIMEOUT", input.attemptTimeout)
     const deadline = input.deadline === undefined ? undefined : yield* validateDuration("XAI_DEADLINE", input.deadline)
-    return { apiKey, baseUrl, model, attemptTimeout, deadline }
+    const rateLimitKey = input.rateLimitKey?.trim()
+    if (rateLimitKey === "") {
+      return yield* Either.left(ConfigError.InvalidData(["XAI_RATE_LIMIT_KEY"], "the rate-limit key is empty"))
+    }
+    return { apiKey, baseUrl, model, attemptTimeout, deadline, rateLimitKey }
   })
 
 /**
  * Read the config from the environment (or any `ConfigProvider`): `XAI_API_KEY` (required),
- * `XAI_BASE_URL`, `XAI_MODEL`, `XAI_TIMEOUT` and `XAI_DEADLINE` (durations such as `30 seconds`).
+ * `XAI_BASE_URL`, `XAI_MODEL`, `XAI_TIMEOUT` and `XAI_DEADLINE` (durations such as `30s` or `2m`),
+ * `XAI_RATE_LIMIT_KEY`.
  *
  * @since 0.1.0
  */
 export const fromEnv: Config.Config<GrokConfig> = Config.all({
-  apiKey: Config.redacted("XAI_API_KEY"),
+  apiKey: apiKeyVariable,
   baseUrl: Config.string("XAI_BASE_URL").pipe(Config.withDefault(defaultBaseUrl)),
   model: Config.string("XAI_MODEL").pipe(Config.withDefault(defaultModel)),
-  attemptTimeout: Config.duration("XAI_TIMEOUT").pipe(Config.option, Config.map(Option.getOrUndefined)),
-  deadline: Config.duration("XAI_DEADLINE").pipe(Config.option, Config.map(Option.getOrUndefined))
+  attemptTimeout: durationVariable("XAI_TIMEOUT"),
+  deadline: durationVariable("XAI_DEADLINE"),
+  rateLimitKey: Config.string("XAI_RATE_LIMIT_KEY").pipe(Config.option, Config.map(Option.getOrUndefined))
 }).pipe(Config.mapOrFail(make))

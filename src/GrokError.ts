@@ -36,6 +36,39 @@ export interface GrokErrorFields {
   readonly rateLimit?: RateLimitHeaders.RateLimitInfo | undefined
   /** How long the server asked us to wait (`retry-after-ms` / `retry-after`). */
   readonly retryAfter?: Duration.Duration | undefined
+  /**
+   * `true` when this error could have been retried but the retry budget was spent: the client
+   * stopped retrying to shield an ailing API from a retry storm (docs/retry.md).
+   */
+  readonly retryBudgetExhausted?: boolean | undefined
+}
+
+/** A field value as people read it: a Duration as `2s`, an error as its message, the rest as it is. */
+const readableValue = (value: unknown): unknown => {
+  if (Duration.isDuration(value)) return Duration.format(value)
+  if (value instanceof Error) return value.message
+  if (Array.isArray(value)) return value.map(readableValue)
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, field]) => [key, readableValue(field)]))
+  }
+  return value
+}
+
+/**
+ * `Data.TaggedError`, with a `toJSON` that reads well in logs and JSON: durations as `2s`
+ * rather than `{"_id":"Duration",...}`, `resetAt` as an ISO date, a cause as its message.
+ */
+const TaggedError = <Tag extends string>(tag: Tag): ReturnType<typeof Data.TaggedError<Tag>> => {
+  class Readable extends Data.TaggedError(tag)<Record<string, unknown>> {
+    override toJSON(): unknown {
+      // `message` and `cause` are Error's own, not enumerable: added by hand.
+      const cause = this.cause === undefined ? {} : { cause: this.cause }
+      const fields = readableValue({ ...this, _tag: this._tag, message: this.message, ...cause }) as Record<string, unknown>
+      if (typeof fields["resetAt"] === "number") fields["resetAt"] = new Date(fields["resetAt"]).toISOString()
+      return fields
+    }
+  }
+  return Readable as unknown as ReturnType<typeof Data.TaggedError<Tag>>
 }
 
 /**
@@ -58,7 +91,7 @@ export interface PartialOutput {
  *
  * @since 0.1.0
  */
-export class BadRequest extends Data.TaggedError("BadRequest")<GrokErrorFields> {}
+export class BadRequest extends TaggedError("BadRequest")<GrokErrorFields> {}
 
 /**
  * The prompt does not fit the model's context window.
@@ -69,7 +102,7 @@ export class BadRequest extends Data.TaggedError("BadRequest")<GrokErrorFields> 
  *
  * @since 0.1.0
  */
-export class ContextTooLong extends Data.TaggedError("ContextTooLong")<GrokErrorFields> {}
+export class ContextTooLong extends TaggedError("ContextTooLong")<GrokErrorFields> {}
 
 /**
  * The API key is missing, wrong or revoked.
@@ -80,7 +113,7 @@ export class ContextTooLong extends Data.TaggedError("ContextTooLong")<GrokError
  *
  * @since 0.1.0
  */
-export class AuthenticationFailed extends Data.TaggedError("AuthenticationFailed")<GrokErrorFields> {}
+export class AuthenticationFailed extends TaggedError("AuthenticationFailed")<GrokErrorFields> {}
 
 /**
  * The key or team may not do this (or the team is blocked).
@@ -91,7 +124,7 @@ export class AuthenticationFailed extends Data.TaggedError("AuthenticationFailed
  *
  * @since 0.1.0
  */
-export class PermissionDenied extends Data.TaggedError("PermissionDenied")<GrokErrorFields> {}
+export class PermissionDenied extends TaggedError("PermissionDenied")<GrokErrorFields> {}
 
 /**
  * Unknown model or URL, or no access to the model.
@@ -102,7 +135,7 @@ export class PermissionDenied extends Data.TaggedError("PermissionDenied")<GrokE
  *
  * @since 0.1.0
  */
-export class NotFound extends Data.TaggedError("NotFound")<GrokErrorFields> {}
+export class NotFound extends TaggedError("NotFound")<GrokErrorFields> {}
 
 /**
  * Which limit a 429 hit.
@@ -122,7 +155,7 @@ export type RateLimitKind = "requests" | "tokens" | "capacity" | "unknown"
  *
  * @since 0.1.0
  */
-export class RateLimited extends Data.TaggedError("RateLimited")<GrokErrorFields & {
+export class RateLimited extends TaggedError("RateLimited")<GrokErrorFields & {
   readonly limit: RateLimitKind
   readonly resetAt?: number | undefined
 }> {}
@@ -136,7 +169,7 @@ export class RateLimited extends Data.TaggedError("RateLimited")<GrokErrorFields
  *
  * @since 0.1.0
  */
-export class QuotaExhausted extends Data.TaggedError("QuotaExhausted")<GrokErrorFields> {}
+export class QuotaExhausted extends TaggedError("QuotaExhausted")<GrokErrorFields> {}
 
 /**
  * The server failed.
@@ -147,7 +180,7 @@ export class QuotaExhausted extends Data.TaggedError("QuotaExhausted")<GrokError
  *
  * @since 0.1.0
  */
-export class ServerError extends Data.TaggedError("ServerError")<GrokErrorFields> {}
+export class ServerError extends TaggedError("ServerError")<GrokErrorFields> {}
 
 /**
  * A 2xx whose body is an xAI error (e.g. "Timed out waiting for first token" on a stream).
@@ -158,7 +191,7 @@ export class ServerError extends Data.TaggedError("ServerError")<GrokErrorFields
  *
  * @since 0.1.0
  */
-export class ErrorInBody extends Data.TaggedError("ErrorInBody")<GrokErrorFields> {}
+export class ErrorInBody extends TaggedError("ErrorInBody")<GrokErrorFields> {}
 
 /**
  * A time limit ran out.
@@ -171,7 +204,7 @@ export class ErrorInBody extends Data.TaggedError("ErrorInBody")<GrokErrorFields
  *
  * @since 0.1.0
  */
-export class Timeout extends Data.TaggedError("Timeout")<GrokErrorFields & {
+export class Timeout extends TaggedError("Timeout")<GrokErrorFields & {
   readonly phase: "attempt" | "deadline"
   readonly after: Duration.Duration
 }> {}
@@ -185,7 +218,7 @@ export class Timeout extends Data.TaggedError("Timeout")<GrokErrorFields & {
  *
  * @since 0.1.0
  */
-export class FirstTokenTimeout extends Data.TaggedError("FirstTokenTimeout")<GrokErrorFields & {
+export class FirstTokenTimeout extends TaggedError("FirstTokenTimeout")<GrokErrorFields & {
   readonly after: Duration.Duration
 }> {}
 
@@ -198,7 +231,7 @@ export class FirstTokenTimeout extends Data.TaggedError("FirstTokenTimeout")<Gro
  *
  * @since 0.1.0
  */
-export class IdleTimeout extends Data.TaggedError("IdleTimeout")<GrokErrorFields & {
+export class IdleTimeout extends TaggedError("IdleTimeout")<GrokErrorFields & {
   readonly after: Duration.Duration
   readonly partial: PartialOutput
 }> {}
@@ -212,7 +245,7 @@ export class IdleTimeout extends Data.TaggedError("IdleTimeout")<GrokErrorFields
  *
  * @since 0.1.0
  */
-export class StreamBroken extends Data.TaggedError("StreamBroken")<GrokErrorFields & {
+export class StreamBroken extends TaggedError("StreamBroken")<GrokErrorFields & {
   readonly partial: PartialOutput
   readonly cause?: unknown
 }> {}
@@ -226,7 +259,7 @@ export class StreamBroken extends Data.TaggedError("StreamBroken")<GrokErrorFiel
  *
  * @since 0.1.0
  */
-export class TransportError extends Data.TaggedError("TransportError")<GrokErrorFields & {
+export class TransportError extends TaggedError("TransportError")<GrokErrorFields & {
   readonly cause?: unknown
 }> {}
 
@@ -241,35 +274,47 @@ export class TransportError extends Data.TaggedError("TransportError")<GrokError
  *
  * @since 0.1.0
  */
-export class DecodeError extends Data.TaggedError("DecodeError")<GrokErrorFields & {
+export class DecodeError extends TaggedError("DecodeError")<GrokErrorFields & {
   readonly body?: string | undefined
 }> {}
 
 /**
- * The rate limiter refused to queue the call.
+ * The rate limiter did not let the call go: nothing was sent.
  *
  * | yields it | retryable | why |
  * |---|---|---|
- * | client: queue full, waited too long, shed, store unavailable | yes | later there may be room |
+ * | client: queue full, waited `maxWait`, shed, store unavailable | yes | later there may be room |
+ * | client: `deadline`: the call's deadline came (or would come) before its slot | no | no time is left |
  * | client: `too-large` (more tokens than the whole per-minute quota) | no | it can never fit |
+ *
+ * `waited` is the time the call spent queued; `predictedWait`, when the limiter refused it
+ * because its slot was too far, the wait it predicted; `deadline`, the call's deadline.
  *
  * @since 0.1.0
  */
-export class QueueRejected extends Data.TaggedError("QueueRejected")<GrokErrorFields & {
+export class QueueRejected extends TaggedError("QueueRejected")<GrokErrorFields & {
   readonly reason: RateLimiterRejected["reason"]
+  readonly waited?: Duration.Duration | undefined
+  readonly predictedWait?: Duration.Duration | undefined
+  readonly deadline?: Duration.Duration | undefined
 }> {}
 
 /**
- * The circuit breaker for `key` is open: recent calls failed too often.
+ * The circuit breaker for `key` is open: recent calls failed too often. Nothing was sent.
  *
  * | yields it | retryable | why |
  * |---|---|---|
- * | client: the breaker rejects without calling | yes | it half-opens after its cool-down |
+ * | client: the breaker rejects without calling (`whenOpen: "fail"`, a fallback step) | yes | it half-opens after its cool-down |
+ * | client: the breaker has held calls for its `maxWait` (30 s by default): the model looks down | no | waiting on would only stretch the caller's wait; a later call goes through once a probe succeeds |
+ *
+ * `retryAfter` is when the next probe is due (absent while one is under way); `openFor`,
+ * how long the breaker has been holding calls back.
  *
  * @since 0.1.0
  */
-export class CircuitOpen extends Data.TaggedError("CircuitOpen")<GrokErrorFields & {
+export class CircuitOpen extends TaggedError("CircuitOpen")<GrokErrorFields & {
   readonly key: string
+  readonly openFor?: Duration.Duration | undefined
 }> {}
 
 /**
@@ -340,6 +385,22 @@ const classes = [
  * @category refinements
  */
 export const isGrokError = (u: unknown): u is GrokError => classes.some((errorClass) => u instanceof errorClass)
+
+/**
+ * `error` as a call ends with it when the retry budget refused to retry it: the same error,
+ * marked `retryBudgetExhausted`, its message saying why it was not retried.
+ *
+ * @since 0.2.0
+ */
+export const budgetExhausted = <E extends GrokError>(error: E): E => {
+  if (error.retryBudgetExhausted === true) return error
+  const Class = error.constructor as new(fields: object) => E
+  return new Class({
+    ...error,
+    message: `${error.message} (not retried: the retry budget is spent, shielding the API from a retry storm)`,
+    retryBudgetExhausted: true
+  })
+}
 
 /**
  * An HTTP answer to classify. `body` is the body's text (`""` or `undefined` when empty).

@@ -15,8 +15,14 @@ export * as GrokClient from "./GrokClient.js"
 export * as GrokConfig from "./GrokConfig.js"
 /** The typed error union and the classification of xAI answers. @since 0.1.0 */
 export * as GrokError from "./GrokError.js"
+/** Bulk work through xAI's Batch API: resumable jobs, results as a Stream. @since 0.2.0 */
+export * as GrokBatch from "./GrokBatch.js"
+/** How a batch job fails beyond one call's GrokError. @since 0.2.0 */
+export * as BatchError from "./BatchError.js"
 /** Where the API key is read, per attempt (rotation hook). @since 0.1.0 */
 export * as ApiKeyProvider from "./ApiKeyProvider.js"
+/** effect-grok's own logs: their level (Debug by default) and the one switch that raises them. @since 0.2.0 */
+export * as Logging from "./Logging.js"
 /** Model fallback chains on ExecutionPlan. @since 0.1.0 */
 export * as Fallback from "./Fallback.js"
 /** Concurrent one-text embeds batched into few calls. @since 0.1.0 */
@@ -28,6 +34,8 @@ export * as Chat from "./schema/Chat.js"
 export * as ChatStream from "./schema/ChatStream.js"
 /** Responses API schemas: request, response, output items, stream events, usage mapping. @since 0.1.0 */
 export * as Responses from "./schema/Responses.js"
+/** Batch API schemas: batch, counters, request metadata, results. @since 0.2.0 */
+export * as Batch from "./schema/Batch.js"
 /** Embeddings schemas. @since 0.1.0 */
 export * as Embeddings from "./schema/Embeddings.js"
 /** xAI error body schemas and the two code vocabularies. @since 0.1.0 */

@@ -116,7 +116,13 @@ describe("CircuitBreaker (any error)", () => {
       expect(yield* breaker.state(KEY)).toBe("half-open")
       expect(yield* gauge(KEY)).toBe(1)
       const meanwhile = yield* Effect.flip(call("ok"))
-      expect(meanwhile._tag === "Rejected" && meanwhile.rejection).toEqual({ key: KEY, state: "half-open", retryAfter: undefined })
+      expect(meanwhile._tag === "Rejected" && meanwhile.rejection).toEqual({
+        key: KEY,
+        state: "half-open",
+        retryAfter: undefined,
+        openFor: Duration.seconds(5),
+        waitLimitReached: false
+      })
       yield* latch.open
       yield* Fiber.join(probes)
       expect(yield* breaker.state(KEY)).toBe("closed")
@@ -346,7 +352,8 @@ describe("CircuitBreaker: calls wait for an open breaker (the default)", () => {
       expect(probes().map((entry) => entry.at)).toEqual([600])
       const [probe, waiter] = probes()[0]?.id === "caller-0" ? [first!, second!] : [second!, first!]
       yield* Fiber.interrupt(probe)
-      // The waiter probes in its place straight away, and closes the breaker.
+      // The waiter probes in its place straight away (same instant), and closes the breaker.
+      yield* Effect.repeatN(Effect.yieldNow(), 10)
       expect(probes().map((entry) => entry.at)).toEqual([600, 600])
       yield* TestClock.adjust("100 millis")
       expect(Exit.isSuccess(yield* Fiber.await(waiter))).toBe(true)
@@ -360,7 +367,13 @@ describe("CircuitBreaker: whenOpen \"fail\"", () => {
       const failing = yield* dependency({ whenOpen: "fail" })
       yield* failing.trip
       const rejected = yield* Effect.flip(failing.call("fast"))
-      expect(rejected._tag === "Rejected" && rejected.rejection).toEqual({ key: KEY, state: "open", retryAfter: Duration.millis(500) })
+      expect(rejected._tag === "Rejected" && rejected.rejection).toEqual({
+        key: KEY,
+        state: "open",
+        retryAfter: Duration.millis(500),
+        openFor: Duration.zero,
+        waitLimitReached: false
+      })
       // The same breaker, told to wait for this call.
       const patient = yield* Effect.fork(CircuitBreaker.withWhenOpen(failing.call("patient"), "wait"))
       yield* TestClock.adjust("1 millis")
@@ -561,4 +574,84 @@ describe("CircuitBreaker in the Grok pipeline", () => {
       for (let i = 0; i < 20; i++) expect((yield* failure())._tag).toBe("ServerError")
       expect(yield* sim.requestCount).toBe(20)
     })))
+})
+
+describe("CircuitBreaker: the wait for an open breaker is bounded (maxWait, 30 s by default)", () => {
+  it.effect("a model that stays down: waiting calls get CircuitOpen 30 s after the breaker opened, not before", () =>
+    Effect.gen(function*() {
+      const { callers, probes, trip } = yield* dependency()
+      yield* trip // opened at 100 ms
+      const fibers = yield* callers(5)
+      yield* TestClock.adjust("29999 millis") // now 30 099 ms: every call still waiting
+      for (const fiber of fibers) expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+      yield* TestClock.adjust("1 millis")
+      const outcomes = yield* Effect.forEach(fibers, (fiber) => Effect.flip(Fiber.join(fiber)))
+      for (const outcome of outcomes) {
+        expect(outcome._tag).toBe("Rejected")
+        if (outcome._tag !== "Rejected") continue
+        expect(outcome.rejection).toMatchObject({ key: KEY, waitLimitReached: true, openFor: Duration.seconds(30) })
+      }
+      // Meanwhile one probe at a time, every 2 s at most.
+      const times = probes().map((probe) => probe.at)
+      expect(times.length).toBeGreaterThan(10)
+      expect(times.slice(1).every((at, i) => at - times[i]! >= 1_000)).toBe(true)
+    }))
+
+  it.effect("past the limit, new calls fail at once with the next probe's time; one probe at a time still goes", () =>
+    Effect.gen(function*() {
+      const { call, probes, trip } = yield* dependency()
+      yield* trip
+      yield* TestClock.adjust("31 seconds")
+      const before = probes().length
+      const now = yield* TestClock.currentTimeMillis
+      // Every new call is answered at once: as a probe when one is due, else rejected.
+      const answers = yield* Effect.forEach(Array.from({ length: 5 }), () => Effect.fork(Effect.flip(call("late"))))
+      yield* TestClock.adjust("100 millis")
+      const errors = yield* Effect.forEach(answers, Fiber.join)
+      expect(yield* TestClock.currentTimeMillis).toBe(now + 100)
+      const rejected = errors.flatMap((error) => (error._tag === "Rejected" ? [error.rejection] : []))
+      expect(probes().length - before).toBeLessThanOrEqual(1)
+      expect(rejected.length).toBeGreaterThanOrEqual(4)
+      for (const rejection of rejected) expect(rejection.waitLimitReached).toBe(true)
+    }))
+
+  it.effect("a probe that succeeds after the limit closes the breaker: calls go through again, and wait again in the next outage", () =>
+    Effect.gen(function*() {
+      const { breaker, call, server, trip } = yield* dependency()
+      yield* trip
+      yield* TestClock.adjust("40 seconds")
+      server.up = true
+      // The first call to come after the break is the probe: it succeeds and closes the breaker.
+      const probe = yield* Effect.fork(call("probe"))
+      yield* TestClock.adjust("100 millis")
+      expect(yield* Fiber.join(probe)).toBe("probe")
+      expect(yield* breaker.state(KEY)).toBe("closed")
+      const after = yield* Effect.fork(call("after"))
+      yield* TestClock.adjust("100 millis")
+      expect(yield* Fiber.join(after)).toBe("after")
+      // A new outage starts a new 30 s of waiting.
+      server.up = false
+      yield* trip
+      const waiter = yield* Effect.fork(call("waiter"))
+      yield* TestClock.adjust("10 seconds")
+      expect(Option.isNone(yield* Fiber.poll(waiter))).toBe(true)
+      yield* Fiber.interrupt(waiter)
+    }))
+
+  it.effect("maxWait is configurable: Duration.infinity waits until the caller's deadline", () =>
+    Effect.gen(function*() {
+      const { callers, trip } = yield* dependency({ maxWait: Duration.infinity })
+      yield* trip
+      const [fiber] = yield* callers(1)
+      yield* TestClock.adjust("2 minutes")
+      expect(Option.isNone(yield* Fiber.poll(fiber!))).toBe(true)
+      yield* Fiber.interrupt(fiber!)
+      const short = yield* dependency({ maxWait: "5 seconds" })
+      yield* short.trip
+      const [quick] = yield* short.callers(1)
+      yield* TestClock.adjust("5 seconds")
+      const error = yield* Effect.flip(Fiber.join(quick!))
+      expect(error._tag === "Rejected" && error.rejection.waitLimitReached).toBe(true)
+      expect(Either.isLeft(CircuitBreaker.validate({ maxWait: 0 }))).toBe(true)
+    }))
 })

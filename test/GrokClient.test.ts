@@ -8,7 +8,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FetchHttpClient, type HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Cause, Chunk, Clock, Duration, Effect, Either, Fiber, Layer, Metric, MetricState, Option, Redacted, Ref, Schedule, type Scope, Stream } from "effect"
+import { Cause, Chunk, Clock, Duration, Effect, Either, Fiber, Layer, Logger, Metric, MetricState, Option, Redacted, Ref, Schedule, type Scope, Stream } from "effect"
 import * as ApiKeyProvider from "../src/ApiKeyProvider.js"
 import * as GrokClient from "../src/GrokClient.js"
 import * as GrokConfig from "../src/GrokConfig.js"
@@ -108,6 +108,15 @@ const requestOutcomes: Effect.Effect<Record<string, number>> = Effect.map(Metric
   }
   return counts
 })
+
+/** A counter's total over all its series. */
+const counterTotal = (name: string): Effect.Effect<number> =>
+  Effect.map(Metric.snapshot, (pairs) =>
+    pairs.reduce(
+      (total, pair) =>
+        pair.metricKey.name === name && MetricState.isCounterState(pair.metricState) ? total + Number(pair.metricState.count) : total,
+      0
+    ))
 
 const countsSince = (before: Record<string, number>, after: Record<string, number>) =>
   Object.fromEntries(
@@ -361,6 +370,156 @@ describe("GrokClient on any HttpClient", () => {
       const chunks = yield* driven(sim, Stream.runCollect(grok.chatStream(hello)))
       expect(contentOf(chunks)).toBe(helloReply)
     }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)))
+})
+
+describe("GrokClient reads its services where they take effect", () => {
+  /** A client on `sim` as a layer, needing only an HttpClient, as an app builds it. */
+  const clientLayer = (sim: Simulator.Service) => GrokClient.layer({ apiKey: KEY, baseUrl: sim.url })
+  const fiveCalls = Effect.flatMap(GrokClient.GrokClient, (grok) =>
+    Effect.forEach(Array.from({ length: 5 }), () => grok.chat(hello, { retry: noRetry }), { concurrency: "unbounded" }))
+
+  it.effect("a limiter merged beside the client, provided under it, or around the program paces the same calls the same way", () =>
+    loopback(Effect.gen(function*() {
+      const startsWith = (provide: (sim: Simulator.Service) => Layer.Layer<GrokClient.GrokClient, unknown, HttpClient.HttpClient>) =>
+        Effect.gen(function*() {
+          const sim = yield* Effect.orDie(Simulator.make({}))
+          yield* driven(sim, Effect.provide(fiveCalls, provide(sim)).pipe(Effect.orDie, Effect.provide(NodeHttpClient.layerUndici)))
+          const log = yield* sim.log
+          const first = log[0]!.startedAt
+          return log.map((entry) => entry.startedAt - first)
+        })
+      const limiter = () => RateLimiterMemory.layer({ limits: { requestsPerSecond: 2 } })
+      const merged = yield* startsWith((sim) => Layer.mergeAll(clientLayer(sim), limiter()))
+      const under = yield* startsWith((sim) => clientLayer(sim).pipe(Layer.provide(limiter())))
+      const around = yield* Effect.gen(function*() {
+        const sim = yield* Effect.orDie(Simulator.make({}))
+        yield* driven(sim, fiveCalls.pipe(Effect.provide(clientLayer(sim)), Effect.provide(limiter()), Effect.orDie, Effect.provide(NodeHttpClient.layerUndici)))
+        const log = yield* sim.log
+        return log.map((entry) => entry.startedAt - log[0]!.startedAt)
+      })
+      // Paced at 2 per second: the fifth starts 2 s after the first, whichever way it was provided.
+      expect(merged[4]).toBeGreaterThanOrEqual(1990)
+      expect(under).toEqual(merged)
+      expect(around).toEqual(merged)
+      // Without a limiter anywhere, the client's own (no configured limits) lets them all go at once.
+      const own = yield* startsWith(clientLayer)
+      expect(own[4]).toBeLessThan(100)
+    })))
+
+  it.effect("two clients with different API keys and one rateLimitKey share one quota in the limiter above them", () =>
+    loopback(Effect.gen(function*() {
+      const startsWith = (rateLimitKey: string | undefined) =>
+        Effect.gen(function*() {
+          const sim = yield* Effect.orDie(Simulator.make({}))
+          const a = yield* GrokClient.make(configFor(sim, { apiKey: "key-a", rateLimitKey }))
+          const b = yield* GrokClient.make(configFor(sim, { apiKey: "key-b", rateLimitKey }))
+          const calls = Effect.forEach([a, b, a, b], (grok) => grok.chat(hello, { retry: noRetry }), { concurrency: "unbounded" })
+          yield* driven(sim, calls.pipe(Effect.provide(Layer.orDie(RateLimiterMemory.layer({ limits: { requestsPerSecond: 2 } })))))
+          const log = yield* sim.log
+          return log.map((entry) => entry.startedAt - log[0]!.startedAt).sort((x, y) => x - y)
+        })
+      // One team: the four calls share 2 per second.
+      expect((yield* startsWith("team-7"))[3]).toBeGreaterThanOrEqual(1490)
+      // Two quotas: each key sends its two calls 500 ms apart, side by side.
+      expect((yield* startsWith(undefined))[3]).toBeLessThan(600)
+    })))
+
+  it.effect("a call the limiter cannot fit before its deadline is refused at once, saying so and predicting its wait", () =>
+    loopback(Effect.gen(function*() {
+      const { grok, sim } = yield* setup()
+      const calls = Effect.forEach(
+        Array.from({ length: 4 }),
+        () => Effect.either(grok.chat(hello, { retry: noRetry, deadline: "1200 millis" })),
+        { concurrency: "unbounded" }
+      )
+      const results = yield* driven(sim, calls.pipe(Effect.provide(Layer.orDie(RateLimiterMemory.layer({ limits: { requestsPerSecond: 2 } })))))
+      const refused = results.flatMap((result) => (Either.isLeft(result) ? [result.left] : []))
+      expect(results.filter(Either.isRight)).toHaveLength(3)
+      expect(refused).toHaveLength(1)
+      const error = expectTag(refused[0]!, "QueueRejected")
+      expect(error).toMatchObject({ reason: "deadline", retryable: false })
+      expect(millis(error.predictedWait)).toBeGreaterThan(1200)
+      expect(error.message).toContain("its slot was")
+      expect(yield* sim.requestCount).toBe(3)
+    })))
+
+  it.effect("the wrong way is not silent: two limiters pacing one quota at once are warned about, once", () =>
+    loopback(Effect.gen(function*() {
+      const warnings: Array<string> = []
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ logLevel, message }) => {
+          if (logLevel._tag === "Warning") warnings.push(String(Array.isArray(message) ? message.join(" ") : message))
+        })
+      )
+      const sim = yield* Effect.orDie(Simulator.make({ latency: "1 second" }))
+      // Two clients of one key, each with its own limiter (the trap), calling at the same time.
+      const a = yield* GrokClient.make(configFor(sim, { apiKey: "one-team-key" }))
+      const b = yield* GrokClient.make(configFor(sim, { apiKey: "one-team-key" }))
+      const calls = Effect.all([a.chat(hello), b.chat(hello), a.chat(hello), b.chat(hello)], { concurrency: "unbounded" })
+      yield* driven(sim, calls.pipe(Effect.provide(capture)))
+      expect(warnings.filter((w) => w.includes("two rate limiters pace the same quota"))).toHaveLength(1)
+
+      // One limiter provided above both: nothing to warn about.
+      warnings.length = 0
+      const c = yield* GrokClient.make(configFor(sim, { apiKey: "another-team-key" }))
+      const d = yield* GrokClient.make(configFor(sim, { apiKey: "another-team-key" }))
+      const shared = Effect.all([c.chat(hello), d.chat(hello), c.chat(hello), d.chat(hello)], { concurrency: "unbounded" })
+      yield* driven(sim, shared.pipe(Effect.provide(Layer.orDie(RateLimiterMemory.layer({}))), Effect.provide(capture)))
+      expect(warnings).toEqual([])
+    })))
+
+  it.effect("budget: false turns the retry budget off; a call the budget stops says so and is counted", () =>
+    loopback(Effect.gen(function*() {
+      const run = (budget: false | undefined) =>
+        Effect.gen(function*() {
+          // 16 calls one after the other, each meeting one 503 then a success: requests 1, 3, 5, ... fail.
+          const odd = Array.from({ length: 16 }, (_, i) => 2 * i + 1)
+          const sim = yield* Effect.orDie(Simulator.make({ faults: [{ nth: odd, fault: { kind: "status", status: 503 } }] }))
+          const grok = yield* GrokClient.make(configFor(sim))
+          const settings = RetryPolicy.layer({ policy: RetryPolicy.make({ maxRetries: 3 }), ...(budget === false ? { budget } : {}) })
+          const calls = Effect.forEach(Array.from({ length: 16 }), () => Effect.either(grok.chat(hello))).pipe(
+            Effect.provide(settings),
+            Effect.provide(CircuitBreaker.layerDisabled),
+            Effect.orDie
+          )
+          return yield* driven(sim, calls)
+        })
+      const refusals = counterTotal("effect_grok.retry_budget.refusals")
+      const before = yield* refusals
+      const off = yield* run(false)
+      expect(off.filter(Either.isRight)).toHaveLength(16)
+      expect(yield* refusals).toBe(before)
+
+      // A fresh budget holds 10 tokens and gains 0.1 per call: 11 retries go ahead, the 12th call's is refused.
+      const on = yield* run(undefined)
+      expect(on.findIndex(Either.isLeft)).toBe(11)
+      const stopped = on.flatMap((result) => (Either.isLeft(result) ? [result.left] : []))
+      for (const error of stopped) {
+        expect(expectTag(error, "ServerError")).toMatchObject({ status: 503, retryBudgetExhausted: true })
+        expect(error.message).toContain("retry budget")
+      }
+      expect((yield* refusals) - before).toBe(stopped.length)
+    })))
+
+  it.effect("settings, a breaker and a key provider given around the program are the ones its calls use", () =>
+    loopback(Effect.gen(function*() {
+      const { grok, sim } = yield* setup({ faults: [{ nth: [1, 2], fault: { kind: "status", status: 503 } }] })
+      const error = yield* failure(sim, grok.chat(hello).pipe(Effect.provide(Layer.orDie(RetryPolicy.layer({ policy: noRetry })))))
+      expectTag(error, "ServerError")
+      expect(yield* sim.requestCount).toBe(1)
+
+      const breaker = yield* CircuitBreaker.make({ minimumCalls: 1, failureRatio: 1 })
+      yield* failure(sim, grok.chat(hello, { retry: noRetry }).pipe(Effect.provideService(CircuitBreaker.CircuitBreaker, breaker)))
+      expect(yield* breaker.state(`chat:${GrokConfig.defaultModel}`)).toBe("open")
+
+      // The simulator knows only the rotated key: the configured one is refused.
+      const keyed = yield* setup({ sim: { apiKeys: ["rotated-key"] } })
+      expectTag(yield* failure(keyed.sim, keyed.grok.chat(hello)), "AuthenticationFailed")
+      const rotated = ApiKeyProvider.layer(ApiKeyProvider.fixed(Redacted.make("rotated-key")))
+      const reply = yield* driven(keyed.sim, keyed.grok.chat(hello).pipe(Effect.provide(rotated)))
+      expect(Chat.contentOf(reply)).toBe(helloReply)
+    })))
 })
 
 describe("GrokClient keeps the retry contract whatever Schedule it is given", () => {
@@ -819,7 +978,7 @@ describe("GrokClient and the rate limiter", () => {
       expect(tickets).toHaveLength(2)
       for (const ticket of tickets) {
         expect(ticket.priority).toBe("critical")
-        expect(ticket.key).toBe(limitKey(Redacted.make(KEY), "grok-4"))
+        expect(ticket.key).toBe(limitKey(Redacted.make(KEY), GrokConfig.defaultModel))
         expect(ticket.key).not.toContain(KEY)
         expect(ticket.tokens).toBeGreaterThan(0)
       }
@@ -832,12 +991,16 @@ describe("GrokClient and the rate limiter", () => {
       expect(outcomes[2]).toMatchObject({ status: 200, usedTokens: reply.usage?.total_tokens })
     })))
 
-  it.effect("a call waiting for the limiter past its deadline fails with Timeout (deadline) then, sends nothing, and leaves the queue", () =>
+  it.effect("a call waiting for the limiter past its deadline fails then with the limiter's reason, sends nothing, and leaves the queue", () =>
     loopback(Effect.gen(function*() {
       const { grok, holder, key, limiter, sim } = yield* behindStalledCall()
       const started = yield* Clock.currentTimeMillis
       const error = yield* failure(sim, grok.chat(hello, { deadline: "3 seconds" }))
-      expect(error).toMatchObject({ _tag: "Timeout", phase: "deadline", retryable: false })
+      const refused = expectTag(error, "QueueRejected")
+      expect(refused).toMatchObject({ reason: "deadline", retryable: false })
+      expect(millis(refused.deadline)).toBe(3000)
+      expect(millis(refused.waited)).toBe(3000)
+      expect(refused.message).toContain("rate limiter could not let the call go within its deadline of 3s")
       expect((yield* Clock.currentTimeMillis) - started).toBe(3000)
       expect(yield* sim.requestCount).toBe(1)
       expect(yield* limiter.stats(key)).toMatchObject({ queued: 0, inFlight: 1 })
@@ -876,13 +1039,13 @@ describe("GrokClient and the rate limiter", () => {
       expect(yield* sim.requestCount).toBe(2)
     })))
 
-  it.effect("a stream waiting for the limiter: ends at its deadline with Timeout (deadline), or leaves the queue when interrupted", () =>
+  it.effect("a stream waiting for the limiter: ends at its deadline with the limiter's reason, or leaves the queue when interrupted", () =>
     loopback(Effect.gen(function*() {
       const { grok, holder, key, limiter, sim } = yield* behindStalledCall()
 
       const started = yield* Clock.currentTimeMillis
       const error = yield* failure(sim, Stream.runDrain(grok.chatStream(hello, { deadline: "3 seconds" })))
-      expect(error).toMatchObject({ _tag: "Timeout", phase: "deadline" })
+      expect(error).toMatchObject({ _tag: "QueueRejected", reason: "deadline" })
       expect((yield* Clock.currentTimeMillis) - started).toBe(3000)
       expect(yield* limiter.stats(key)).toMatchObject({ queued: 0, inFlight: 1 })
 

@@ -50,6 +50,8 @@ describe("RateLimiterMemory", () => {
       [{ limits: { requestsPerSecond: Number.NaN } }, "limits.requestsPerSecond"],
       [{ limits: { tokensPerMinute: -100 } }, "limits.tokensPerMinute"],
       [{ limits: { maxConcurrency: 0.5 } }, "limits.maxConcurrency"],
+      [{ limits: { requestsPerSecond: 1, burst: 0 } }, "limits.burst"],
+      [{ limits: { requestsPerSecond: 1, burst: 2.5 } }, "limits.burst"],
       [{ aimd: { decrease: 1 } }, "aimd.decrease"],
       [{ aimd: { growth: 0 } }, "aimd.growth"]
     ] as const)("refuses %j at start-up, naming %s", (options, option) => {
@@ -89,6 +91,14 @@ describe("RateLimiterMemory", () => {
         // 100 ms apart. Each may go 4 ms ahead of its slot (the slack that makes up for late
         // timers), so only the second, after an idle start, comes 96 ms after the first.
         expect(times).toEqual([0, 96, 196, 296, 396, 496])
+      }).pipe(Effect.scoped))
+
+    it.effect("a configured burst goes at once, then the even pace sets in", () =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiterMemory.make({ limits: { requestsPerSecond: 2, burst: 3 } })
+        const fibers = yield* forkAll(6, () => admittedAt(limiter))
+        yield* TestClock.adjust("3 seconds")
+        expect(yield* joinAll(fibers)).toEqual([0, 0, 0, 500, 1000, 1500])
       }).pipe(Effect.scoped))
 
     it.effect("paces a per-minute limit evenly, not a minute's quota at once", () =>
@@ -603,6 +613,25 @@ describe("memory admission store", () => {
       yield* TestClock.adjust("10 seconds")
       const again = yield* Effect.forEach([1, 2, 3, 4], () => store.tryAdmit("k", 0, l))
       expect(again.map(waitOf)).toEqual([0, 0, 0, 100])
+    }).pipe(Effect.scoped))
+
+  it.effect("on a wall clock (epoch milliseconds), an interval that is no whole number still admits on time", () =>
+    Effect.gen(function*() {
+      // A real clock reads about 1.8e12 ms: a double keeps 1/4096 ms there, and 1000/7 ms is not
+      // a multiple of it. Seven a second with a burst of exactly one (a share of a fleet's quota).
+      yield* TestClock.setTime(1_796_607_487_673)
+      const store = yield* MemoryStore.make({ idleKeyTtlMillis: 60_000 })
+      const l = limits({ requestsPerSecond: 7, requestBurst: 1, tokensPerMinute: 7 * 60_000 })
+      for (let call = 0; call < 20; call++) {
+        expect(waitOf(yield* store.tryAdmit("k", 1000, l))).toBe(0)
+        const next = waitOf(yield* store.tryAdmit("k", 1000, l))
+        expect(next).toBeGreaterThan(140)
+        expect(next).toBeLessThanOrEqual(143)
+        yield* TestClock.adjust(Duration.millis(next))
+      }
+      // Idle, at rest, and now a whole minute of tokens at once: the bucket's debt is exactly full.
+      yield* TestClock.adjust("2 minutes")
+      expect(waitOf(yield* store.tryAdmit("k", 7 * 60_000, l))).toBe(0)
     }).pipe(Effect.scoped))
 
   it.effect("checks requests and tokens together and debits neither on Wait", () =>

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Fiber, TestClock } from "effect"
 import { lastJson } from "../bench/child.js"
+import * as Fleet from "../bench/fleet.js"
 import type { BenchClient, CallOutcome } from "../bench/clients.js"
 import { contentOf } from "../bench/clients/shared.js"
 import * as Load from "../bench/load.js"
@@ -115,6 +116,9 @@ describe("bench results", () => {
       logged(start + 22_900, 200)
     ]
     expect(serverCounts(log, start)).toEqual({ attempts: 6, status429: 1 })
+    // Responses API calls are model calls too (the @effect/ai providers make them); embeddings are not.
+    const responses = [logged(start, 429, { path: "/v1/responses" }), logged(start + 1, 200, { path: "/v1/responses" }), logged(start + 2, 200, { path: "/v1/embeddings" })]
+    expect(serverCounts(responses, start)).toEqual({ attempts: 2, status429: 1 })
     expect(serverCounts(log, start, { fromMillis: 2_000, untilMillis: 22_000 })).toEqual({
       attempts: 6,
       status429: 1,
@@ -184,6 +188,18 @@ describe("bench results", () => {
     expect(table).not.toContain("- 429s")
   })
 
+  it("a scenario with a reference of its own: ratios and verdicts against it, its peers only", () => {
+    const table = scenarioTable(scenario("effect-ai-quota"), [
+      line("effect-grok/ai", { scenario: "effect-ai-quota", seconds: 10, attempts: 201 }),
+      line("ai-openai+shape-fix+plan", { scenario: "effect-ai-quota", ok: 88, failed: 112, seconds: 6, attempts: 500, peakRssMB: 90 })
+    ])
+    const rows = table.split("\n")
+    expect(rows[0]).toContain("| time × effect-grok/ai | attempts × effect-grok/ai |")
+    expect(rows.find((row) => row.startsWith("| ai-openai+shape-fix+plan"))).toContain("| 0.60 | 2.49 |")
+    expect(table).toContain("- peak RSS (MB): ai-openai+shape-fix+plan does better (90 against effect-grok/ai's 100)")
+    expect(scenario("effect-ai-quota").clients).toEqual(["effect-grok/ai", "ai-openai", "ai-openai+shape-fix", "ai-openai+shape-fix+plan"])
+  })
+
   it("values that print alike tie: no peer wins by a difference the table does not show", () => {
     const table = scenarioTable(scenario("quota-headers"), [
       line("effect-grok", { seconds: 10.001 }),
@@ -206,5 +222,54 @@ describe("bench results", () => {
     expect(lastJson({ ...run, lines: ["ready"] })).toBeUndefined()
     expect(peakRssOf(`warning\n\n${peakRssMarker} 187\n`)).toBe(187)
     expect(peakRssOf("nothing")).toBeUndefined()
+  })
+})
+
+describe("bench fleet with Redis lost", () => {
+  const member = (overrides: Partial<Fleet.FleetProcess> = {}): Fleet.FleetProcess => ({
+    scenario: "fleet-redis-killed",
+    client: "effect-grok load #1",
+    requests: 100,
+    ok: 100,
+    failed: 0,
+    attempts: 105,
+    status429: 5,
+    seconds: 18,
+    peakRssMB: null,
+    errors: {},
+    exitCode: 0,
+    ...overrides
+  })
+  const server = (overrides: Partial<Fleet.FleetResult["server"]> = {}): Fleet.FleetResult["server"] => ({
+    attempts: 315,
+    status429: 15,
+    seconds: 20,
+    idealSeconds: Fleet.idealSeconds,
+    ...overrides
+  })
+  const fleet = [member(), member(), member()]
+
+  it("passes the issue's bar only with every request served, every exit 0, 429s and time within bounds", () => {
+    expect(Fleet.verdictOf({ processes: fleet, server: server() })).toEqual({
+      allServed: true,
+      allExitedZero: true,
+      share429: 0.05,
+      maxSeconds: 25.5,
+      pass: true
+    })
+    // 75 429s of 300 requests and 25.5 s are still within; one more of either is not.
+    expect(Fleet.verdictOf({ processes: fleet, server: server({ status429: 75, seconds: 25.5 }) }).pass).toBe(true)
+    expect(Fleet.verdictOf({ processes: fleet, server: server({ status429: 76 }) }).pass).toBe(false)
+    expect(Fleet.verdictOf({ processes: fleet, server: server({ seconds: 25.6 }) }).pass).toBe(false)
+    const oneFailed = [member(), member({ ok: 99, failed: 1, exitCode: 1 }), member()]
+    expect(Fleet.verdictOf({ processes: oneFailed, server: server() })).toMatchObject({
+      allServed: false,
+      allExitedZero: false,
+      pass: false
+    })
+    // A process killed at the timeout has no exit code; its summary may still read well.
+    expect(Fleet.verdictOf({ processes: [member(), member({ exitCode: null }), member()], server: server() }).pass)
+      .toBe(false)
+    expect(Fleet.verdictOf({ processes: [], server: server() }).pass).toBe(false)
   })
 })

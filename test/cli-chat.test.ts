@@ -143,7 +143,7 @@ const expectAnswered = (sim: Simulator.Service, captured: Captured, attempts: nu
   Effect.gen(function*() {
     expect(captured.code).toBe(0)
     const json = success(captured)
-    expect(json.model).toBe("grok-4")
+    expect(json.model).toBe("grok-4.3")
     expect(json.content).toBe(REPLY)
     expect(json.attempts).toBe(attempts)
     const log = yield* sim.log
@@ -348,7 +348,7 @@ describe("chat: human output", () => {
       expect(captured.code).toBe(0)
       expect(captured.stdout).toBe(`${REPLY}\n`)
       const usage = (yield* sim.log)[1]!.usage!
-      expect(captured.stderr).toBe(`— grok-4 · ${usage.totalTokens} tokens · 2 attempts\n`)
+      expect(captured.stderr).toBe(`— grok-4.3 · ${usage.totalTokens} tokens · 2 attempts\n`)
     }))
 
   it.scoped("--stream prints the tokens as they arrive", () =>
@@ -370,7 +370,7 @@ describe("chat: human output", () => {
       expect(seen).toContain("Simulated")
       expect(seen).toContain("Simulated reply")
       expect(out.stdout).toBe(`${REPLY}\n`)
-      expect(out.stderr).toMatch(/^— grok-4 · \d+ tokens · 1 attempt\n$/)
+      expect(out.stderr).toMatch(/^— grok-4.3 · \d+ tokens · 1 attempt\n$/)
     }))
 
   it.scoped("a failure prints the error and the request id on stderr, nothing on stdout", () =>

@@ -74,7 +74,7 @@ describe("load: SIGINT, SIGTERM", () => {
           cancelled: 190,
           attempts: server.requests,
           status429: server.status429,
-          models: { "grok-4": server.ok },
+          models: { "grok-4.3": server.ok },
           interrupted: true,
           signal
         })
@@ -203,7 +203,7 @@ describe("simulate: SIGINT, SIGTERM", () => {
           fetch(`${url}/chat/completions`, {
             method: "POST",
             headers: { authorization: "Bearer any", "content-type": "application/json" },
-            body: JSON.stringify({ model: "grok-4", messages: [{ role: "user", content: "hi" }] })
+            body: JSON.stringify({ model: "grok-4.3", messages: [{ role: "user", content: "hi" }] })
           }).then((response) => response.status)
         )
         expect(answer).toBe(200)

@@ -92,8 +92,8 @@ describe("demo", () => {
       // Faults were injected and retried: more attempts than requests, the capacity 429 among them.
       expect(summary.attempts).toBeGreaterThan(40)
       expect(summary.status429).toBeGreaterThanOrEqual(1)
-      // Answers by the model that gave them: grok-4, or for background calls its fallback.
-      expect(Object.keys(summary.models).every((model) => model === "grok-4" || model === "grok-3-mini")).toBe(true)
+      // Answers by the model that gave them: grok-4.3, or for background calls its fallback.
+      expect(Object.keys(summary.models).every((model) => model === "grok-4.3" || model === "grok-3-mini")).toBe(true)
       expect(Object.values<number>(summary.models).reduce((total, count) => total + count, 0)).toBe(summary.ok)
     }))
 
@@ -111,11 +111,11 @@ describe("demo", () => {
       expect(rows).toHaveLength(failed)
       for (const row of rows) {
         expect(row).toMatch(/│ (critical|normal|background) +│ .*\d, at \d+\.\d/)
-        expect(row).toMatch(/the retry budget: spent|the retry policy: 3 retries, all used|cannot succeed on a retry|over the cap/)
+        expect(row).toMatch(/the retry budget: spent|the retry policy: 3 retries, all used|the call's deadline|cannot succeed on a retry|over the cap/)
       }
       if (rows.some((row) => row.includes("the retry budget"))) expect(stdout).toContain("The retry budget is shared by all calls")
-      // The fallback model answered background calls that grok-4 could not.
-      expect(stdout).toMatch(/answered by +│ grok-4 \d+/)
+      // The answers by model: grok-4.3, and its fallback for the background calls it could not answer.
+      expect(stdout).toMatch(/answered by +│ grok-4\.3 \d+/)
     }))
 
   it.effect("stopped by SIGINT: the report counts what happened until then, the cancelled calls included; exit 130", () =>
@@ -201,13 +201,15 @@ describe("demo: why a call failed", () => {
   const context: RunContext = {
     simulatorStartedAt: 1_000,
     brownout: { fromMillis: 8_000, untilMillis: 9_500 },
-    modelOfKey: (key) => ({ k4: "grok-4", k3: "grok-3-mini" })[key],
+    modelOfKey: (key) => ({ k4: "grok-4.3", k3: "grok-3-mini" })[key],
     fallbackModel: "grok-3-mini",
     maxRetries: 3,
     budgetRatio: 0.1
   }
   const attempt = (status: number | null, atMillis: number, key = "k4") => ({ status, atMillis: context.simulatorStartedAt + atMillis, key })
   const serverError = new GrokError.ServerError({ message: "503", status: 503, retryable: true })
+  /** The error a call ends with when the retry budget refused its retry. */
+  const refusedByBudget = GrokError.budgetExhausted(serverError)
   const failed = (fields: Partial<CallOutcome> & Pick<CallOutcome, "record">): CallOutcome => ({
     index: 41,
     priority: "normal",
@@ -219,20 +221,26 @@ describe("demo: why a call failed", () => {
   })
 
   it("names what the server answered to each attempt, and the brownout when they fell in it", () => {
-    const inBrownout = failed({ record: { attempts: [attempt(503, 8_400), attempt(503, 8_900), attempt(503, 9_300)], gaveUp: "budget" } })
+    const inBrownout = failed({ record: { attempts: [attempt(503, 8_400), attempt(503, 8_900), attempt(503, 9_300)], gaveUp: "refused" } })
     expect(serverAnswers(inBrownout, context)).toBe("503 ×3, at 8.4-9.3 s (brownout)")
     const mixed = failed({ record: { attempts: [attempt(429, 2_000), attempt(null, 4_500), attempt(200, 5_000)], gaveUp: "policy" } })
     expect(serverAnswers(mixed, context)).toBe("429, no answer (connection cut), an error inside a 200, at 2.0-5.0 s")
     const fellBack = failed({
       priority: "background",
-      record: { attempts: [attempt(503, 8_100), attempt(503, 8_300), attempt(null, 8_600, "k3")], gaveUp: "budget" }
+      record: { attempts: [attempt(503, 8_100), attempt(503, 8_300), attempt(null, 8_600, "k3")], gaveUp: "refused" }
     })
-    expect(serverAnswers(fellBack, context)).toBe("grok-4: 503 ×2; then grok-3-mini: no answer (connection cut), at 8.1-8.6 s (brownout)")
+    expect(serverAnswers(fellBack, context)).toBe("grok-4.3: 503 ×2; then grok-3-mini: no answer (connection cut), at 8.1-8.6 s (brownout)")
     expect(serverAnswers(failed({ record: { attempts: [], gaveUp: "not-retryable" } }), context)).toBe("nothing: no attempt was sent")
   })
 
-  it("names the protection that stopped retrying: the budget, the policy, the retry loop, or none", () => {
-    expect(whoGaveUp(failed({ record: { attempts: [attempt(503, 1)], gaveUp: "budget" } }), context)).toContain("the retry budget: spent")
+  it("names the protection that stopped retrying: the budget, the policy, the deadline, the retry loop, or none", () => {
+    expect(whoGaveUp(failed({ error: refusedByBudget, record: { attempts: [attempt(503, 1)], gaveUp: "refused" } }), context)).toBe(
+      "the retry budget: spent (see below)"
+    )
+    // The policy said yes and the loop refused, not for the budget: the deadline was too near.
+    expect(whoGaveUp(failed({ record: { attempts: [attempt(503, 1)], gaveUp: "refused" } }), context)).toBe(
+      "the call's deadline: no time left to retry"
+    )
     expect(whoGaveUp(failed({ record: { attempts: [attempt(503, 1)], gaveUp: "policy" } }), context)).toBe(
       "the retry policy: 3 retries, all used"
     )
@@ -255,7 +263,7 @@ describe("demo: why a call failed", () => {
       status429: 0,
       seconds: 1,
       errors: {},
-      models: { "grok-4": 1, "grok-3-mini": 1 },
+      models: { "grok-4.3": 1, "grok-3-mini": 1 },
       metrics: { requests: 0, attempts: 0, retries: 0, status429: 0, tokens: { prompt: 0, completion: 0, reasoning: 0, total: 0 }, latencyMs: { p50: 0, p99: 0 } },
       alerts: [],
       ...summary
@@ -271,7 +279,7 @@ describe("demo: why a call failed", () => {
     failed({ model, error: undefined, record: { attempts: Array.from({ length: attempts }, (_, i) => attempt(i === attempts - 1 ? 200 : 503, i)), gaveUp: undefined } })
 
   it("with no failure, one line says every call was answered, and how", () => {
-    expect(outcomeLines(result([answered("grok-4", 1), answered("grok-4", 3), answered("grok-3-mini", 2)]))).toEqual([
+    expect(outcomeLines(result([answered("grok-4.3", 1), answered("grok-4.3", 3), answered("grok-3-mini", 2)]))).toEqual([
       "",
       "Every call was answered: 2 calls answered after retries, 1 background call by the fallback model grok-3-mini."
     ])
@@ -279,7 +287,7 @@ describe("demo: why a call failed", () => {
 
   it("with failures, a table of them and what each protection named does; after a stop, what it cancelled", () => {
     const lines = outcomeLines(result(
-      [answered("grok-4", 1), failed({ index: 7, record: { attempts: [attempt(503, 8_200), attempt(503, 8_600)], gaveUp: "budget" } })],
+      [answered("grok-4.3", 1), failed({ index: 7, error: refusedByBudget, record: { attempts: [attempt(503, 8_200), attempt(503, 8_600)], gaveUp: "refused" } })],
       { signal: "SIGTERM", cancelled: 3, interrupted: true }
     ))
     expect(lines[1]).toBe("Why 1 call failed (0 calls answered after retries, 1 background call by the fallback model grok-3-mini)")
@@ -380,7 +388,7 @@ describe("demo rendering", () => {
       requestId: "r",
       method: "POST",
       path: "/v1/chat/completions",
-      model: "grok-4",
+      model: "grok-4.3",
       stream: false,
       status,
       fault,

@@ -185,6 +185,33 @@ describe("limiter engine", () => {
         for (const waiter of waiters) expect(reasonOf(yield* Fiber.join(waiter))).toBe("unavailable")
       }).pipe(Effect.scoped))
 
+    it.effect("a decision that fails fails only the call it was for: the queue behind it is still served", () =>
+      Effect.gen(function*() {
+        const { store } = yield* recordingStore()
+        let failures = 0
+        const flaky: AdmissionStore = {
+          ...store,
+          tryAdmit: (key, tokens, limits) =>
+            Effect.suspend(() => failures-- > 0 ? Effect.fail(unavailable) : store.tryAdmit(key, tokens, limits))
+        }
+        const limiter = yield* makeEngine({ limits: { maxConcurrency: 1 } }, flaky)
+        const holder = yield* limiter.acquire(ticket())
+        // Held, the only slot keeps them queued: the next decision is the dispatcher's.
+        const waiters = yield* Effect.forEach(
+          ["critical", "normal", "background"] as const,
+          (priority) =>
+            Effect.fork(Effect.exit(Effect.flatMap(limiter.acquire(ticket({ priority })), (permit) => permit.release({ status: 200 }))))
+        )
+        yield* TestClock.adjust("1 millis")
+        // One reply lost (a timeout), then the store answers again.
+        failures = 1
+        yield* holder.release({ status: 200 })
+        yield* TestClock.adjust("1 millis")
+        const exits = yield* Effect.forEach(waiters, Fiber.join)
+        expect(exits.map(reasonOf)).toEqual(["unavailable", undefined, undefined])
+        expect(exits.slice(1).every(Exit.isSuccess)).toBe(true)
+      }).pipe(Effect.scoped))
+
     it.effect("store failures on release are logged, never the caller's problem", () =>
       Effect.gen(function*() {
         let admitted = false

@@ -56,6 +56,7 @@ const request = fc.record(
     reasoning_effort: scalar,
     user: scalar,
     deferred: scalar,
+    service_tier: scalar,
     stop: fc.oneof(fc.string({ maxLength: 3 }), fc.array(fc.string({ maxLength: 3 }), { maxLength: 2 }), scalar),
     stream_options: fc.oneof(fc.record({ include_usage: fc.boolean() }), scalar),
     tools: fc.oneof(fc.constant([]), scalar),
@@ -87,6 +88,7 @@ const plainRequest = fc.record(
     seed: fc.integer(),
     stream: fc.boolean(),
     user: fc.string({ maxLength: 4 }),
+    service_tier: fc.constantFrom("default", "priority"),
     x_vendor_option: fc.jsonValue({ maxDepth: 2 })
   },
   { requiredKeys: ["model", "messages"] }
@@ -143,6 +145,7 @@ const completion = fc.record(
       )
     ),
     system_fingerprint: fc.oneof(fc.string({ maxLength: 4 }), fc.constant(null), scalar),
+    service_tier: fc.oneof(fc.constantFrom("default", "priority"), fc.constant(null), scalar),
     citations: fc.array(fc.string({ maxLength: 4 }), { maxLength: 1 })
   },
   { requiredKeys: ["object", "choices"] }
@@ -191,7 +194,8 @@ const plainCompletion = fc.record(
         { requiredKeys: ["prompt_tokens", "completion_tokens", "total_tokens"] }
       )
     ),
-    system_fingerprint: fc.oneof(fc.string({ maxLength: 4 }), fc.constant(null))
+    system_fingerprint: fc.oneof(fc.string({ maxLength: 4 }), fc.constant(null)),
+    service_tier: fc.oneof(fc.constantFrom("default", "priority"), fc.constant(null))
   },
   { requiredKeys: ["id", "object", "created", "model", "choices"] }
 )

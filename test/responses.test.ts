@@ -514,7 +514,7 @@ describe("effect-grok chat --api responses", () => {
       const json = JSON.parse(viaResponses.stdout) as Record<string, unknown>
       const chat = JSON.parse(viaChat.stdout) as { readonly usage: Record<string, unknown> }
       expect(Object.keys(json)).toEqual(["ok", "model", "content", "usage", "attempts"])
-      expect(json).toMatchObject({ ok: true, model: "grok-4", content: "Simulated reply to \"Say hi\".", attempts: 1 })
+      expect(json).toMatchObject({ ok: true, model: "grok-4.3", content: "Simulated reply to \"Say hi\".", attempts: 1 })
       // grok-4 reasons without showing it: as in chat, completion_tokens leaves the reasoning out.
       const usage = json["usage"] as Record<string, unknown>
       for (const key of ["prompt_tokens", "completion_tokens", "total_tokens", "cost_in_usd_ticks"]) {
@@ -533,7 +533,7 @@ describe("effect-grok chat --api responses", () => {
       const result = yield* cli(sim, ["--api", "responses", "--stream", "Say", "hi"])
       expect(result.code).toBe(0)
       expect(result.stdout).toBe("Simulated reply to \"Say hi\".\n")
-      expect(result.stderr).toMatch(/^— grok-4 · \d+ tokens · 2 attempts\n$/)
+      expect(result.stderr).toMatch(/^— grok-4\.3 · \d+ tokens · 2 attempts\n$/)
       expect((yield* sim.log).map((entry) => [entry.path, entry.stream, entry.status])).toEqual([
         ["/v1/responses", true, 503],
         ["/v1/responses", true, 200]

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Command } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { Chunk, Effect, Either, Exit, Fiber, Option, Queue, Scope, Stream, TestClock } from "effect"
+import { Chunk, Clock, Effect, Either, Exit, Fiber, Layer, Option, Queue, Scope, Stream, TestClock } from "effect"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -17,6 +17,11 @@ import { goDuration } from "../src/simulator/internal/quotaHeaders.js"
 import * as Quota from "../src/simulator/Quota.js"
 import type { SimulatorOptions } from "../src/simulator/Simulator.js"
 import * as Simulator from "../src/simulator/Simulator.js"
+import * as GrokClient from "../src/GrokClient.js"
+import * as RetryPolicy from "../src/resilience/RetryPolicy.js"
+import * as RateLimiterMemory from "../src/resilience/RateLimiterMemory.js"
+import * as Chat from "../src/schema/Chat.js"
+import { drive, simulatorActivity } from "./support/drive.js"
 
 const KEY = "xai-test-key-0123456789"
 
@@ -949,4 +954,40 @@ describe("effect-grok simulate", () => {
       expect(yield* failure(["--rps", "-1"])).toContain("requestsPerSecond")
       expect(yield* Queue.size(stdout)).toBe(0)
     }))
+})
+
+describe("GrokSimulator.layerClient", () => {
+  const hello: GrokClient.ChatRequest = { messages: [{ role: "user", content: "Say hi" }] }
+
+  it.effect("gives a GrokClient on the simulator in one layer; reset also gives the client a fresh start", () =>
+    Effect.gen(function*() {
+      const sim = yield* Simulator.GrokSimulator
+      const grok = yield* GrokClient.GrokClient
+      const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.flatMap(Effect.fork(effect), (fiber) => drive(fiber, simulatorActivity(sim)))
+      expect(Chat.contentOf(yield* run(grok.chat(hello)))).toBe("Simulated reply to \"Say hi\".")
+
+      // An outage opens the client's own breaker...
+      yield* sim.setFaults([{ fault: { kind: "status", status: 503 } }])
+      // (nine failures of ten calls in the window open it)
+      for (let i = 0; i < 9; i++) yield* run(Effect.either(grok.chat(hello, { retry: RetryPolicy.make({ maxRetries: 0 }) })))
+      yield* sim.setFaults([])
+      // ...so that a call now waits for the breaker's probe before it is sent.
+      const before = yield* Clock.currentTimeMillis
+      yield* run(grok.chat(hello))
+      expect((yield* Clock.currentTimeMillis) - before).toBeGreaterThan(0)
+      yield* sim.setFaults([{ fault: { kind: "status", status: 503 } }])
+      for (let i = 0; i < 10; i++) yield* run(Effect.either(grok.chat(hello, { retry: RetryPolicy.make({ maxRetries: 0 }) })))
+
+      // After reset: the initial fault plan (none), and a client with a closed breaker.
+      yield* sim.reset
+      const resetAt = yield* Clock.currentTimeMillis
+      yield* run(grok.chat(hello))
+      expect(yield* Clock.currentTimeMillis).toBe(resetAt)
+      expect((yield* sim.log).map((entry) => entry.status)).toEqual([200])
+
+      // A reset run under a limiter of its own does not hand that limiter (gone with its
+      // provide) to the rebuilt client.
+      yield* sim.reset.pipe(Effect.provide(Layer.orDie(RateLimiterMemory.layer({ limits: { requestsPerSecond: 1 } }))))
+      expect(Chat.contentOf(yield* run(grok.chat(hello)))).toBe("Simulated reply to \"Say hi\".")
+    }).pipe(Effect.provide(Simulator.layerClient({ seed: 1 }))))
 })

@@ -2,12 +2,12 @@
  * `load --json` run in process through `run(args)` against the simulator over loopback, on
  * the TestClock: its `metrics` come from the registry and match the simulator's log, its
  * `alerts` list what `--alert-error-rate` fired, and `--metrics-port` serves `/metrics`
- * while the command runs.
+ * while the command runs. And `load --redis` with no Redis to reach: `--redis-unavailable`.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { ConfigProvider, Console, Effect, type Scope } from "effect"
+import { Clock, ConfigProvider, Console, Effect, type Scope } from "effect"
 import { createServer } from "node:net"
 import { run } from "../src/cli/main.js"
 import { CliOutput } from "../src/cli/output.js"
@@ -161,7 +161,7 @@ describe("load --json: metrics and alerts", () => {
       expect(response.status).toBe(200)
       const text = yield* response.text
       expect(text).toContain("# TYPE effect_grok_requests_total counter")
-      expect(text).toMatch(/effect_grok_limiter_in_flight\{gen_ai_request_model="grok-4"\} 1/)
+      expect(text).toMatch(/effect_grok_limiter_in_flight\{gen_ai_request_model="grok-4\.3"\} 1/)
       const captured = yield* drive(fiber, simulatorActivity(sim))
       expect(captured.code).toBe(0)
       expect(loadJson(captured).metrics.attempts).toBe(4)
@@ -182,5 +182,67 @@ describe("load --json: metrics and alerts", () => {
         expect(json.error.message).toContain(flags[0]!)
       }
       expect(yield* sim.requestCount).toBe(0)
+    }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
+})
+
+describe("load --redis, with no Redis to reach", () => {
+  it.scoped("decides locally by default and serves every call; `--redis-unavailable fail` refuses them; a bad value is a usage error", () =>
+    Effect.gen(function*() {
+      const sim = yield* simulator([], { quota: { requestsPerSecond: 20, burst: 2 } })
+      const redis = ["--redis", `redis://127.0.0.1:${yield* freePort}`]
+      const flags = ["--requests", "6", "--concurrency", "3", "--rpm", "1200", ...redis]
+
+      const local = yield* load(sim, flags)
+      expect(local.code).toBe(0)
+      expect(loadJson(local)).toMatchObject({ ok: 6, failed: 0, status429: 0 })
+
+      const refused = yield* load(sim, [...flags, "--redis-unavailable", "fail"])
+      expect(refused.code).toBe(1)
+      expect(loadJson(refused)).toMatchObject({ ok: 0, failed: 6, errors: { QueueRejected: 6 } })
+
+      for (const value of ["0", "1.5", "half"]) {
+        const bad = yield* cli(["load", "--base-url", sim.url, ...flags, "--redis-unavailable", value])
+        expect(bad.code).toBe(2)
+        expect(bad.stderr).toContain("--redis-unavailable")
+      }
+    }))
+})
+
+describe("a model that stays down, through the CLI (docs/degradation.md)", () => {
+  it.scoped("load --requests 1000 --concurrency 50 against an always-503 model ends within 90 s, every request counted, alert raised meanwhile", () =>
+    Effect.gen(function*() {
+      const sim = yield* simulator([{ fault: { kind: "status", status: 503 } }])
+      const started = yield* Clock.currentTimeMillis
+      const captured = yield* load(sim, ["--requests", "1000", "--concurrency", "50", "--alert-error-rate", "0.5"])
+      const elapsed = (yield* Clock.currentTimeMillis) - started
+      expect(captured.code).toBe(1)
+      const json = loadJson(captured)
+      expect(json.ok + json.failed).toBe(1000)
+      expect(json.failed).toBe(1000)
+      expect(elapsed).toBeLessThanOrEqual(90_000)
+      expect((yield* sim.requestCount) / 1000).toBeLessThanOrEqual(1.2)
+      expect(json.alerts.length).toBeGreaterThan(0)
+      // Raised while the outage went on, within the minute it is computed over.
+      expect(Date.parse(json.alerts[0]!.at) - started).toBeLessThanOrEqual(60_000)
+    }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
+
+  it.scoped("chat --json against it ends within 35 s with exit 1", () =>
+    Effect.gen(function*() {
+      const sim = yield* simulator([{ fault: { kind: "status", status: 503 } }])
+      const started = yield* Clock.currentTimeMillis
+      const captured = yield* drive(yield* Effect.fork(cli(["chat", "--base-url", sim.url, "--json", "Say hi"])), simulatorActivity(sim))
+      expect(captured.code).toBe(1)
+      expect((yield* Clock.currentTimeMillis) - started).toBeLessThanOrEqual(35_000)
+      expect(JSON.parse(captured.stdout)).toMatchObject({ ok: false, error: { _tag: "ServerError", status: 503 } })
+    }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
+
+  it.scoped("a 10 s outage, then healthy: load --requests 100 --concurrency 20 serves 100 of 100 at <= 1.3 attempts per request", () =>
+    Effect.gen(function*() {
+      const sim = yield* simulator([{ untilMillis: 10_000, fault: { kind: "status", status: 503 } }])
+      const captured = yield* load(sim, ["--requests", "100", "--concurrency", "20"])
+      expect(captured.code).toBe(0)
+      const json = loadJson(captured)
+      expect(json.ok).toBe(100)
+      expect((yield* sim.requestCount) / 100).toBeLessThanOrEqual(1.3)
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
 })

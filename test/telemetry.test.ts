@@ -11,6 +11,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Chunk, Effect, Either, HashMap, List, Logger, LogLevel, Metric, MetricState, type Scope, Stream } from "effect"
 import * as GrokClient from "../src/GrokClient.js"
+import * as Logging from "../src/Logging.js"
 import * as GrokConfig from "../src/GrokConfig.js"
 import * as RateLimiter from "../src/resilience/RateLimiter.js"
 import * as RateLimiterMemory from "../src/resilience/RateLimiterMemory.js"
@@ -219,7 +220,7 @@ describe("metrics: what the registry says equals what the simulator saw", () => 
           histogram("gen_ai.client.operation.duration", { "error.type": "RateLimited" }),
           (h) => h.count
         ),
-        limited: counter("effect_grok.rate_limited", { "gen_ai.request.model": "grok-4" })
+        limited: counter("effect_grok.rate_limited", { "gen_ai.request.model": "grok-4.3" })
       }, driven(sim, Effect.either(grok.chat(hello))))
       expect(Either.isLeft(result)).toBe(true)
       expect(delta).toEqual({ failed: 1, durationsFailed: 1, limited: 1 })
@@ -230,7 +231,7 @@ describe("metrics: what the registry says equals what the simulator saw", () => 
       const limiter = yield* Effect.orDie(RateLimiterMemory.make({ limits: { requestsPerSecond: 1 }, startSlow: false }))
       const { grok, sim } = yield* setup({ limiter })
       const gauge = (metric: Metric.Metric.Gauge<number>) =>
-        Effect.map(Metric.value(Metric.tagged(metric, "gen_ai.request.model", "grok-4")), (state) => state.value)
+        Effect.map(Metric.value(Metric.tagged(metric, "gen_ai.request.model", "grok-4.3")), (state) => state.value)
       const fiber = yield* Effect.fork(Effect.all(Array.from({ length: 5 }, () => grok.chat(hello)), { concurrency: 5 }))
       yield* sim.awaitRequests(1)
       // The first call is in flight; the other four wait for their turn.
@@ -239,7 +240,7 @@ describe("metrics: what the registry says equals what the simulator saw", () => 
       yield* drive(fiber, simulatorActivity(sim))
       expect(yield* gauge(Metrics.limiterQueueDepth)).toBe(0)
       expect(yield* gauge(Metrics.limiterInFlight)).toBe(0)
-      const waits = yield* histogram("effect_grok.limiter.wait", { "gen_ai.request.model": "grok-4" })
+      const waits = yield* histogram("effect_grok.limiter.wait", { "gen_ai.request.model": "grok-4.3" })
       // Paced at about one per second: the waits add up to about 1 + 2 + 3 + 4 seconds.
       expect(waits.sum).toBeGreaterThan(9)
     })))
@@ -280,11 +281,11 @@ describe("spans: one per call, a child per attempt", () => {
       yield* driven(sim, grok.chat(hello))
       const log = yield* sim.log
       const spans = exporter.getFinishedSpans()
-      const call = spans.find((span) => span.name === "chat grok-4")!
+      const call = spans.find((span) => span.name === "chat grok-4.3")!
       expect(call).toBeDefined()
       expect(call.attributes).toMatchObject({
         "gen_ai.operation.name": "chat",
-        "gen_ai.request.model": "grok-4",
+        "gen_ai.request.model": "grok-4.3",
         "gen_ai.provider.name": "x_ai",
         "effect_grok.attempts": 2,
         "http.response.status_code": 200
@@ -324,7 +325,7 @@ describe("spans: one per call, a child per attempt", () => {
       const chunks = yield* driven(sim, Stream.runCollect(grok.chatStream(hello)))
       expect(Chunk.size(chunks)).toBeGreaterThan(1)
       const usage = (yield* sim.log)[0]!.usage!
-      const call = exporter.getFinishedSpans().find((span) => span.name === "chat grok-4")!
+      const call = exporter.getFinishedSpans().find((span) => span.name === "chat grok-4.3")!
       expect(call.attributes).toMatchObject({
         "effect_grok.attempts": 1,
         "gen_ai.usage.input_tokens": usage.promptTokens,
@@ -395,22 +396,29 @@ const capture = (lines: Array<Line>) =>
   )
 
 describe("logs: structured, at sensible levels, never the key", () => {
-  it.effect("a retry is logged at info with attempt, delay, reason and request id; a final failure at warning", () => {
-    const lines: Array<Line> = []
-    return loopback(Effect.gen(function*() {
+  /** Two calls: one retried after a 503, one failing with a 400; the log lines they write at `level`. */
+  const retryAndFailure = (lines: Array<Line>, level: LogLevel.LogLevel | undefined) =>
+    loopback(Effect.gen(function*() {
       const { grok, sim } = yield* setup({
         faults: [
           { nth: [1, 1], fault: { kind: "status", status: 503 } },
           { nth: [3, 3], fault: { kind: "status", status: 400 } }
         ]
       })
-      yield* driven(sim, Effect.all([Effect.either(grok.chat(hello)), Effect.either(grok.chat(hello))], { concurrency: 1 }))
-      const log = yield* sim.log
+      const calls = Effect.all([Effect.either(grok.chat(hello)), Effect.either(grok.chat(hello))], { concurrency: 1 })
+      yield* driven(sim, level === undefined ? calls : Logging.withLevel(calls, level))
+      return yield* sim.log
+    })).pipe(Effect.provide(capture(lines)), Logger.withMinimumLogLevel(LogLevel.All))
+
+  it.effect("by default a retry and a failed call are logged at Debug, with attempt, rounded delay, reason and request id", () => {
+    const lines: Array<Line> = []
+    return Effect.gen(function*() {
+      const log = yield* retryAndFailure(lines, undefined)
       const retry = lines.find((line) => line.message === "retrying Grok call")!
-      expect(retry.level).toBe(LogLevel.Info)
+      expect(retry.level).toBe(LogLevel.Debug)
       expect(retry.annotations).toMatchObject({
         operation: "chat",
-        model: "grok-4",
+        model: "grok-4.3",
         attempt: 1,
         reason: "backoff",
         error: "ServerError",
@@ -418,16 +426,32 @@ describe("logs: structured, at sensible levels, never the key", () => {
         requestId: log[0]!.requestId
       })
       expect(retry.annotations["delayMs"]).toBeGreaterThan(0)
+      expect(Number.isInteger(retry.annotations["delayMs"])).toBe(true)
       const failed = lines.filter((line) => line.message === "Grok call failed")
       expect(failed).toHaveLength(1)
-      expect(failed[0]!.level).toBe(LogLevel.Warning)
+      expect(failed[0]!.level).toBe(LogLevel.Debug)
       expect(failed[0]!.annotations).toMatchObject({
         error: "BadRequest",
         status: 400,
         requestId: log[2]!.requestId,
         attempts: 1
       })
+      // Nothing above Debug: an app that handles these errors sees no warning of ours.
+      expect(lines.filter((line) => line.level !== LogLevel.Debug)).toEqual([])
       expect(lines.filter((line) => line.text.includes(KEY))).toEqual([])
-    })).pipe(Effect.provide(capture(lines)), Logger.withMinimumLogLevel(LogLevel.All))
+    })
+  })
+
+  it.effect("Logging.withLevel raises them all; LogLevel.None silences them", () => {
+    const info: Array<Line> = []
+    const none: Array<Line> = []
+    return Effect.gen(function*() {
+      yield* retryAndFailure(info, LogLevel.Info)
+      const ours = info.filter((line) => line.message === "retrying Grok call" || line.message === "Grok call failed")
+      expect(ours).toHaveLength(2)
+      expect(ours.every((line) => line.level === LogLevel.Info)).toBe(true)
+      yield* retryAndFailure(none, LogLevel.None)
+      expect(none.filter((line) => line.message === "retrying Grok call" || line.message === "Grok call failed")).toEqual([])
+    })
   })
 })

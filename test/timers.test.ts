@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Exit, Fiber, TestClock } from "effect"
+import { Clock, Deferred, Effect, Exit, Fiber, Scope, TestClock } from "effect"
 import * as Timers from "../src/internal/timers.js"
 
 /** A client's timers on the TestClock, and a way to note when (virtual millis) a timer fired. */
@@ -110,5 +110,17 @@ describe("Timers.run: an effect under a timer", () => {
       yield* Fiber.interrupt(fiber)
       expect(yield* Deferred.isDone(released)).toBe(true)
       expect(timers.size()).toBe(0)
+    }))
+})
+
+describe("Timers, built where interruption is off", () => {
+  it.effect("a client's timers built in an uninterruptible region (a ScopedRef's acquire) still close with their scope", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      yield* Effect.uninterruptible(Scope.extend(Effect.flatMap(Effect.clock, Timers.make), scope))
+      // Closing the scope interrupts the timer fiber: it must not hang on an inherited mask.
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("1 millis")
+      expect(Exit.isSuccess(yield* Fiber.await(closing))).toBe(true)
     }))
 })

@@ -15,9 +15,9 @@ import * as ChatStream from "../../src/schema/ChatStream.js"
 
 // --- 1. Configuration and layers ---------------------------------------------------------
 
-// From the environment (XAI_API_KEY, XAI_BASE_URL, XAI_MODEL, XAI_TIMEOUT, XAI_DEADLINE), on
-// undici's keep-alive pool. A missing key or a plain http:// URL to a remote host fails here,
-// when the layer is built, never as a 401 later.
+// From the environment (XAI_API_KEY, XAI_BASE_URL, XAI_MODEL, XAI_TIMEOUT, XAI_DEADLINE,
+// XAI_RATE_LIMIT_KEY), on undici's keep-alive pool. A missing key or a plain http:// URL to a
+// remote host fails here, when the layer is built, never as a 401 later.
 export const FromEnv = NodeGrokClient.layerConfig()
 
 // The same, on any HttpClient: here the fetch-based one.
@@ -128,7 +128,8 @@ export const VaultKeys = (readSecret: Effect.Effect<Redacted.Redacted<string>>) 
     })
   )
 
-// The provider is read when the client is built: provide it to the client's layer.
+// The provider is read where each call runs: here given to the client's layer (around the
+// program works too). XAI_RATE_LIMIT_KEY keeps one quota in the limiter across rotated keys.
 export const WithVault = (readSecret: Effect.Effect<Redacted.Redacted<string>>) =>
   NodeGrokClient.layerConfig().pipe(Layer.provide(VaultKeys(readSecret)))
 

@@ -35,3 +35,9 @@ export const program: Effect.Effect<string, GrokError.GrokError> = answer.pipe(
 /** For logs and metrics: the tag names the class, `retryable` says whether to try again. */
 export const label = (error: GrokError.GrokError): `${GrokError.GrokError.Tag}:${"retry" | "final"}` =>
   `${error._tag}:${error.retryable ? "retry" : "final"}`
+
+/** What a log line or `JSON.stringify` shows of an error: durations as `2s`, `resetAt` as an ISO date. */
+export const logged: Effect.Effect<string> = Effect.match(answer, {
+  onFailure: (error) => JSON.stringify(error),
+  onSuccess: (body) => body
+})

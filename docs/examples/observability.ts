@@ -2,8 +2,9 @@
  * docs/observability.md: metrics, alerts, Prometheus and OTLP export. Type-checked by `npm test`.
  */
 import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Layer, Metric, MetricState } from "effect"
+import { Effect, Layer, LogLevel, Metric, MetricState } from "effect"
 import * as GrokClient from "../../src/GrokClient.js"
+import * as Logging from "../../src/Logging.js"
 import * as Alerts from "../../src/telemetry/Alerts.js"
 import * as Metrics from "../../src/telemetry/Metrics.js"
 import * as Otlp from "../../src/telemetry/Otlp.js"
@@ -72,3 +73,14 @@ export const main = program.pipe(
   Effect.provide(GrokClient.layerConfig().pipe(Layer.provide(NodeHttpClient.layerUndici))),
   Effect.provide(Layer.mergeAll(AlertsLive, PrometheusLive, OtlpLive))
 )
+
+// --- 5. effect-grok's own logs: Debug by default, one switch ----------------------------------
+
+/** Retries and failed calls in the app's logs, at Info. */
+export const withRetriesLogged = program.pipe(Logging.withLevel(LogLevel.Info))
+
+/** The same for everything under a layer. */
+export const RetriesLogged: Layer.Layer<Logging.CurrentLevel> = Logging.layer(LogLevel.Info)
+
+/** effect-grok's own lines off. */
+export const withoutOurLogs = program.pipe(Logging.withLevel(LogLevel.None))

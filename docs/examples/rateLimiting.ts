@@ -1,16 +1,16 @@
 /**
- * docs/rate-limiting.md: choosing and tuning the limiter. Type-checked by `npm test`.
+ * docs/rate-limiting.md: choosing, sharing and tuning the limiter. Type-checked by `npm test`;
+ * the sharing recipes also run against the simulator (docs/examples/recipes.ts).
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import * as GrokClient from "../../src/GrokClient.js"
-import * as RateLimiter from "../../src/resilience/RateLimiter.js"
-import * as RateLimiterMemory from "../../src/resilience/RateLimiterMemory.js"
-import * as RateLimiterRedis from "../../src/resilience/RateLimiterRedis.js"
+import { GrokClient, RateLimiter, RateLimiterMemory } from "effect-grok"
+import { NodeGrokClient } from "effect-grok/node"
+import { RateLimiterRedis } from "effect-grok/redis"
 
 // One process: limits learned from the server's headers; a tighter configured limit wins.
+// A burst of 10 goes back to back (as the server's own bucket allows), then the even pace.
 export const MemoryLimiter = RateLimiterMemory.layer({
-  limits: { requestsPerMinute: 480, tokensPerMinute: 2_000_000, maxConcurrency: 32 },
+  limits: { requestsPerMinute: 480, tokensPerMinute: 2_000_000, burst: 10, maxConcurrency: 32 },
   maxQueued: 5_000,
   maxWait: "2 minutes"
 })
@@ -22,11 +22,29 @@ export const RedisLimiter = RateLimiterRedis.layer({
   onUnavailable: { fallback: { share: 0.25 } }
 })
 
-// The client picks up whichever limiter is provided (without one it owns an in-memory limiter).
-export const AppLive = GrokClient.layerConfig().pipe(
-  Layer.provide(MemoryLimiter),
-  Layer.provide(NodeHttpClient.layerUndici)
-)
+// The client uses the limiter its calls find. For one client these three are the same:
+type Program<A, E> = Effect.Effect<A, E, GrokClient.GrokClient>
+export const beside = <A, E>(program: Program<A, E>) =>
+  program.pipe(Effect.provide(Layer.mergeAll(NodeGrokClient.layerConfig(), MemoryLimiter)))
+export const under = <A, E>(program: Program<A, E>) =>
+  program.pipe(Effect.provide(NodeGrokClient.layerConfig().pipe(Layer.provide(MemoryLimiter))))
+export const around = <A, E>(program: Program<A, E>) =>
+  program.pipe(Effect.provide(NodeGrokClient.layerConfig()), Effect.provide(MemoryLimiter))
+
+// Several clients: one limiter above all of them. Each part provides its own client; the
+// limiter is built once, so all their calls share its quota.
+export const twoClients = <A, B, E>(
+  chatbot: Effect.Effect<A, E, GrokClient.GrokClient>,
+  batch: Effect.Effect<B, E, GrokClient.GrokClient>
+) =>
+  Effect.all([
+    chatbot.pipe(Effect.provide(NodeGrokClient.layerConfig())),
+    batch.pipe(Effect.provide(NodeGrokClient.layerConfig()))
+  ], { concurrency: "unbounded" }).pipe(Effect.provide(MemoryLimiter))
+
+// Several API keys of one team: xAI limits per team and model, so give them one rateLimitKey
+// (or XAI_RATE_LIMIT_KEY=team-7 in the environment).
+export const TeamClient = (apiKey: string) => NodeGrokClient.layer({ apiKey, rateLimitKey: "team-7" })
 
 // Priorities: under pressure critical goes first and background is shed first.
 export const nightlyDigest = Effect.gen(function*() {
@@ -36,7 +54,7 @@ export const nightlyDigest = Effect.gen(function*() {
     { priority: "background" }
   )
 }).pipe(
-  // A full queue or a too-long wait is a typed error, never a hang.
+  // A full queue, a too-long wait or no slot before the deadline is a typed error, never a hang.
   Effect.catchTag("QueueRejected", (rejected) => Effect.succeed(`skipped: ${rejected.reason}`))
 )
 

@@ -1,13 +1,13 @@
 /**
- * docs/simulator.md: a fault plan as data, the simulator as a Layer under GrokClient, a
- * test on the TestClock, runtime control, and any OpenAI-compatible SDK.
+ * docs/simulator.md: a fault plan as data, the simulator and a GrokClient on it in one layer,
+ * a test on the TestClock, runtime control, and any OpenAI-compatible SDK.
  * Type-checked by `npm test` (tsc --noEmit covers docs/examples).
  */
 import { Effect, Fiber, Layer, TestClock } from "effect"
+import { GrokClient } from "effect-grok"
+import { NodeGrokClient } from "effect-grok/node"
+import { GrokSimulator } from "effect-grok/simulator"
 import OpenAI from "openai"
-import * as GrokClient from "../../src/GrokClient.js"
-import * as NodeGrokClient from "../../src/NodeGrokClient.js"
-import * as GrokSimulator from "../../src/simulator/Simulator.js"
 
 // --- 1. A fault plan is plain data: the CLI's --faults reads the same JSON ------------------
 
@@ -22,28 +22,31 @@ export const flakyStart: GrokSimulator.FaultPlan = [
   { probability: 0.05, fault: { kind: "dropStream", afterChunks: 3 } }
 ]
 
-// --- 2. The simulator as a Layer, and a GrokClient pointed at it ---------------------------
+// --- 2. A simulator and a GrokClient pointed at it, in one layer ---------------------------------
 
-export const SimulatorLive = GrokSimulator.layer({
-  quota: { requestsPerMinute: 60, tokensPerMinute: 100_000 },
-  models: { "grok-3-mini": { quota: { requestsPerSecond: 1 } } },
+export const SimulatorWithClient = GrokSimulator.layerClient({
+  rateLimit: { requestsPerMinute: 60, tokensPerMinute: 100_000 },
+  models: { "grok-3-mini": { rateLimit: { requestsPerSecond: 1 } } },
   faults: flakyStart,
-  seed: 42
+  seed: 42,
+  client: { model: "grok-4", deadline: "2 minutes" }
 })
-
-/** GrokClient on the simulator's URL; the simulator stays visible to the program too. */
-export const ClientOnSimulator = Layer.unwrapEffect(
-  Effect.map(GrokSimulator.GrokSimulator, (sim) => NodeGrokClient.layer({ apiKey: "any-key", baseUrl: sim.url }))
-).pipe(Layer.provideMerge(SimulatorLive))
 
 export const program = Effect.gen(function*() {
   const grok = yield* GrokClient.GrokClient
   const sim = yield* GrokSimulator.GrokSimulator
-  const reply = yield* grok.chat({ model: "grok-4", messages: [{ role: "user", content: "hello" }] })
+  const reply = yield* grok.chat({ messages: [{ role: "user", content: "hello" }] })
   // the log shows what the server saw: with the default retry policy, [503, 503, 200]
   const log = yield* sim.log
   return { reply, statuses: log.map((request) => request.status) }
-}).pipe(Effect.provide(ClientOnSimulator))
+}).pipe(Effect.provide(SimulatorWithClient))
+
+/** The simulator alone, and a client of your choice on its URL (here on undici). */
+export const SimulatorLive = GrokSimulator.layer({ rateLimit: { requestsPerMinute: 60 }, seed: 42 })
+
+export const ClientOnSimulator = Layer.unwrapEffect(
+  Effect.map(GrokSimulator.GrokSimulator, (sim) => NodeGrokClient.layer({ apiKey: "any-key", baseUrl: sim.url }))
+).pipe(Layer.provideMerge(SimulatorLive))
 
 // --- 3. A test on the TestClock: fork the call, wait for it to arrive, move time, join -----
 
@@ -61,10 +64,10 @@ export const latencyTest = Effect.gen(function*() {
   return { status: response.status, tookMillis: (entry?.endedAt ?? 0) - (entry?.startedAt ?? 0) } // 200, 5000
 }).pipe(Effect.provide(GrokSimulator.layer()))
 
-/** Quotas and faults change at runtime; `reset` restores the options' state. */
+/** Rate limits and faults change at runtime; `reset` restores the options' state. */
 export const rateLimitTest = Effect.gen(function*() {
   const sim = yield* GrokSimulator.GrokSimulator
-  yield* sim.setQuota("grok-4", { requestsPerSecond: 2 })
+  yield* sim.setRateLimit("grok-4", { requestsPerSecond: 2 })
   const send = Effect.promise(() =>
     fetch(`${sim.url}/chat/completions`, {
       method: "POST",

@@ -16,7 +16,7 @@ import { UsageError } from "./output.js"
 
 /** Flags every command that talks to an API shares. */
 export const connectionOptions = {
-  model: Options.text("model").pipe(Options.withDescription("Model to call (default: XAI_MODEL or grok-4)"), Options.optional),
+  model: Options.text("model").pipe(Options.withDescription("Model to call (default: XAI_MODEL or grok-4.3)"), Options.optional),
   baseUrl: Options.text("base-url").pipe(
     Options.withDescription("API base URL (default: XAI_BASE_URL or https://api.x.ai/v1)"),
     Options.optional

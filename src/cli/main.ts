@@ -1,5 +1,5 @@
 /**
- * The `effect-grok` command line: `chat`, `simulate`, `load`, `demo`.
+ * The `effect-grok` command line: `chat`, `simulate`, `load`, `demo`, `batch`.
  *
  * `run(argv)` returns the exit code instead of exiting, so tests drive the real CLI in
  * process (with TestClock and a captured {@link CliOutput}).
@@ -11,10 +11,12 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Cause, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
+import { batchCommand } from "./batch.js"
 import { chatCommand } from "./chat.js"
 import { demoCommand } from "./demo.js"
 import { loadCommand } from "./load.js"
 import { simulateCommand } from "./simulate.js"
+import * as Logging from "../Logging.js"
 import * as Completions from "./internal/completions.js"
 import { CliExit, errorJson, printError, printLine, UsageError } from "./output.js"
 import packageJson from "../../package.json" with { type: "json" }
@@ -24,7 +26,7 @@ export const version: string = packageJson.version
 
 const root = Command.make("effect-grok").pipe(
   Command.withDescription("Resilient calls to xAI's Grok API: chat, a local simulator, load tests and a live demo"),
-  Command.withSubcommands([chatCommand, simulateCommand, loadCommand, demoCommand])
+  Command.withSubcommands([chatCommand, simulateCommand, loadCommand, demoCommand, batchCommand])
 )
 
 const cli = Command.run(root, { name: "effect-grok", version })
@@ -59,6 +61,9 @@ export const run = (args: ReadonlyArray<string>): Effect.Effect<number> =>
     Effect.provide(cliEnvironment),
     Effect.provide(cliLogger),
     Logger.withMinimumLogLevel(logLevel()),
+    // The library logs at Debug by default; the CLI raises its lines to Info, so that
+    // EFFECT_GROK_LOG_LEVEL=Info shows retries and failed calls.
+    Logging.withLevel(LogLevel.Info),
     Effect.exit,
     Effect.flatMap((exit) => {
       if (Exit.isSuccess(exit)) return Effect.succeed(0)

@@ -1,7 +1,8 @@
 /**
  * `effect-grok simulate [--port N] [--host H] [--rps R] [--rpm R] [--tpm T] [--burst B]
  * [--headers openai|generic|none] [--retry-after seconds|ms|http-date|none]
- * [--faults FILE|JSON] [--seed N] [--latency DURATION] [--api-key KEY]...`
+ * [--faults FILE|JSON] [--seed N] [--latency DURATION] [--api-key KEY]...
+ * [--batch-add-limit N] [--batch-add-window DURATION] [--batch-processing MIN-MAX] [--batch-failure-rate X]`
  *
  * Serves a local xAI-compatible API until Ctrl-C (SIGINT) or SIGTERM. Prints the base URL
  * on stdout, then one line per request on stderr. What it does: `handlers/simulate.ts`.
@@ -46,6 +47,22 @@ const options = {
   apiKeys: Options.text("api-key").pipe(
     Options.withDescription("A key the server accepts (repeatable; default: any non-empty key)"),
     Options.repeated
+  ),
+  batchAddLimit: Options.integer("batch-add-limit").pipe(
+    Options.withDescription("Batch API: add calls allowed per window over all batches, more get 429 (default 1000, as xAI)"),
+    Options.optional
+  ),
+  batchAddWindow: Options.text("batch-add-window").pipe(
+    Options.withDescription("Batch API: the add-call window, e.g. 30s (default 30s, as xAI)"),
+    Options.optional
+  ),
+  batchProcessing: Options.text("batch-processing").pipe(
+    Options.withDescription("Batch API: how long a request runs once added, MIN-MAX, e.g. 1s-10s (the default)"),
+    Options.optional
+  ),
+  batchFailureRate: Options.float("batch-failure-rate").pipe(
+    Options.withDescription("Batch API: share of requests that fail while they run, 0 to 1 (default 0)"),
+    Options.optional
   )
 }
 

@@ -38,17 +38,25 @@ export const classify = (error: GrokError.GrokError): CircuitBreaker.Verdict => 
   }
 }
 
+const probeIn = (rejection: CircuitBreaker.Rejection): string =>
+  rejection.retryAfter === undefined ? "a probe is under way" : `next probe in ${Duration.format(rejection.retryAfter)}`
+
 const circuitOpen = (rejection: CircuitBreaker.Rejection): GrokError.CircuitOpen =>
   new GrokError.CircuitOpen({
-    message: rejection.state === "open"
+    message: rejection.waitLimitReached
+      ? `circuit breaker open for ${rejection.key} for ${Duration.format(rejection.openFor)}: the model looks down, ` +
+        `so calls no longer wait for it (${probeIn(rejection)}; a call after a successful probe goes through)`
+      : rejection.state === "open"
       ? `circuit breaker open for ${rejection.key}: recent calls failed too often (probing again in ${
         rejection.retryAfter === undefined ? "a moment" : Duration.format(rejection.retryAfter)
       })`
       : `circuit breaker half-open for ${rejection.key}: waiting for its probe calls`,
     status: null,
-    retryable: true,
+    // Past the wait limit, retrying within this call would only stretch the caller's wait.
+    retryable: !rejection.waitLimitReached,
     retryAfter: rejection.retryAfter,
-    key: rejection.key
+    key: rejection.key,
+    openFor: rejection.openFor
   })
 
 /**

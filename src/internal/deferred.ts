@@ -21,7 +21,7 @@ import {
   measured,
   readJsonBody,
   exchangeWithRetries,
-  recordUsage
+  recordAnswer
 } from "./pipeline.js"
 
 const Accepted = Schema.Struct({ request_id: Schema.String })
@@ -68,7 +68,7 @@ const pollOnce = (ctx: ClientContext, spec: DeferredSpec, requestId: string, set
         ? Effect.as(Effect.ignore(response.text), Option.none<Chat.ChatCompletion>())
         : readJsonBody(response).pipe(
           Effect.flatMap(decoded("the deferred completion", decodeCompletion)),
-          Effect.tap((completion) => recordUsage(cell, completion.usage)),
+          Effect.tap((completion) => recordAnswer(cell, completion)),
           Effect.map(Option.some)
         )
   }, settings, trace)

@@ -26,6 +26,7 @@ import { createHash } from "node:crypto"
 import type * as ApiKeyProvider from "../ApiKeyProvider.js"
 import type { GrokConfig } from "../GrokConfig.js"
 import * as GrokError from "../GrokError.js"
+import * as Logging from "../Logging.js"
 import type * as CircuitBreaker from "../resilience/CircuitBreaker.js"
 import * as RateLimiter from "../resilience/RateLimiter.js"
 import * as RateLimitHeaders from "../resilience/RateLimitHeaders.js"
@@ -42,8 +43,8 @@ export interface ClientContext {
   readonly http: HttpClient.HttpClient
   readonly limiter: RateLimiter.Service
   readonly keys: ApiKeyProvider.Service
-  /** The retry settings in force, with the budget this client shares between its calls. */
-  readonly retry: RetryPolicy.Settings & { readonly budget: RetryBudget.RetryBudget }
+  /** The retry settings in force, with the budget the call's retries draw on (`undefined`: none). */
+  readonly retry: RetryPolicy.Settings & { readonly budget: RetryBudget.RetryBudget | undefined }
   /** The circuit breakers (per endpoint and model) every attempt passes before the limiter. */
   readonly breaker: CircuitBreaker.Service
   /** The attempts' timers (attempt timeout and call deadline), one fiber for the client. */
@@ -101,10 +102,14 @@ export interface CallSpec<A, R = never> {
 const limitKeyCache = new Map<string, Map<string, string>>()
 
 /**
- * The limiter key: a hash of the API key plus the model. The raw key never leaves this
- * function (not in Redis keys, metrics or logs).
+ * The limiter key: xAI limits per team and model, so the configured `rateLimitKey` (a team
+ * or project id) plus the model when there is one, else a hash of the client's configured API
+ * key plus the model (the configured key, not the one an attempt sends: a key provider that
+ * rotates keys keeps the quota's pacing). The raw key never leaves this function (not in
+ * Redis keys, metrics or logs).
  */
-export const limitKey = (apiKey: Redacted.Redacted<string>, model: string): string => {
+export const limitKey = (apiKey: Redacted.Redacted<string>, model: string, rateLimitKey?: string): string => {
+  if (rateLimitKey !== undefined) return `${rateLimitKey}:${model}`
   const raw = Redacted.value(apiKey)
   let byModel = limitKeyCache.get(raw)
   if (byModel === undefined) {
@@ -153,17 +158,23 @@ const send = (
         cell.retryAfter = advice.retryAfter
         // A 2xx is read by the endpoint's `handle`, which also spots an xAI error inside it.
         if (isSuccess(response.status)) return Effect.succeed(response)
-        return Effect.matchEffect(response.text, {
-          onFailure: (error) => Effect.fail(fromHttpError(error)),
-          onSuccess: (body) => {
-            // Never undefined for a non-2xx status.
-            const error = GrokError.classifyResponse({ status: response.status, headers: response.headers, body, nowMillis })!
-            cell.rateLimited = error._tag === "RateLimited"
-            cell.refusedFor = error._tag === "RateLimited" ? error.limit : undefined
-            return Effect.fail(error)
-          }
+        return Effect.flatMap(errorOf(response, nowMillis), (error) => {
+          cell.rateLimited = error._tag === "RateLimited"
+          cell.refusedFor = error._tag === "RateLimited" ? error.limit : undefined
+          return Effect.fail(error)
         })
       })
+  })
+
+/** The GrokError a non-2xx answer stands for, its body read and classified (a body that cannot be read is a TransportError). */
+export const errorOf = (
+  response: HttpClientResponse.HttpClientResponse,
+  nowMillis: number
+): Effect.Effect<GrokError.GrokError, GrokError.GrokError> =>
+  Effect.matchEffect(response.text, {
+    onFailure: (error) => Effect.fail(fromHttpError(error)),
+    // Never undefined for a non-2xx status.
+    onSuccess: (body) => Effect.succeed(GrokError.classifyResponse({ status: response.status, headers: response.headers, body, nowMillis })!)
   })
 
 export const isJson = (response: HttpClientResponse.HttpClientResponse) =>
@@ -217,6 +228,40 @@ export const decodeError = (what: string, body: string, response?: HttpClientRes
 const sampleLimiter = (ctx: ClientContext, key: string, model: string) =>
   Effect.flatMap(ctx.limiter.stats(key), (stats) => Record.limiterSampled(model, stats))
 
+/** An attempt arrives for `key`: its limiter's gauges, and a check that no other limiter paces the key. */
+const arrived = (ctx: ClientContext, key: string, model: string) => {
+  const check = pacedByAnother(ctx.limiter, key)
+  return check === undefined ? sampleLimiter(ctx, key, model) : Effect.zipRight(check, sampleLimiter(ctx, key, model))
+}
+
+/** Per limiter key, the limiter that last paced a call of it. */
+const pacedBy = new Map<string, WeakRef<RateLimiter.Service>>()
+/** Keys already warned about, once per process. */
+const warnedKeys = new Set<string>()
+
+/**
+ * Two limiters pacing the same quota at once do not see each other's calls, so together they
+ * can send twice the quota: the trap of giving each client its own limiter (or building one
+ * layer twice) when they share a key. Checked as each attempt arrives (a map lookup); when
+ * another limiter paced the key last and still holds calls of it, a warning says so, once.
+ * `undefined` when there is nothing to check.
+ */
+const pacedByAnother = (limiter: RateLimiter.Service, key: string): Effect.Effect<void> | undefined => {
+  const last = pacedBy.get(key)?.deref()
+  if (last === limiter) return undefined
+  if (pacedBy.size > 10_000) pacedBy.clear()
+  pacedBy.set(key, new WeakRef(limiter))
+  if (last === undefined || warnedKeys.has(key)) return undefined
+  return Effect.flatMap(last.stats(key), (stats) => {
+    if (stats.inFlight + stats.queued === 0 || warnedKeys.has(key)) return Effect.void
+    warnedKeys.add(key)
+    return Effect.logWarning(
+      "two rate limiters pace the same quota at once: they do not see each other's calls, so together they can exceed it. " +
+        "Provide one limiter once, above every client of the quota (docs/rate-limiting.md), or give each its own rateLimitKey."
+    ).pipe(Effect.annotateLogs({ limiterKey: key }))
+  })
+}
+
 /**
  * The tracer every fiber has when the application installed none. Its spans go nowhere, so
  * the pipeline makes none with it: a call's two spans were a tenth of what it allocated.
@@ -224,7 +269,7 @@ const sampleLimiter = (ctx: ClientContext, key: string, model: string) =>
 const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
 /** `f` of whether spans made now would reach a tracer the application installed. */
-const tracing = <A, E, R>(
+export const tracing = <A, E, R>(
   f: (on: boolean) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> => Effect.withFiberRuntime((fiber) => f(traces(fiber)))
 
@@ -317,16 +362,24 @@ const ticketFor = (
   deadlineAt: number
 ): RateLimiter.Ticket => ({ key, tokens: spec.tokens, priority: settings.priority, deadline: deadlineAt })
 
-/** The limiter's refusal as the call sees it: its deadline passing is the call's `Timeout`. */
+/**
+ * The limiter's refusal as the call sees it: a `QueueRejected` saying why, with the wait the
+ * limiter saw or predicted. A call refused at its deadline sent nothing and has no time left.
+ */
 const refusal = (rejected: RateLimiter.RateLimiterRejected, settings: CallSettings): GrokError.GrokError =>
-  rejected.reason === "deadline"
-    ? deadlineExceeded(settings.deadline)
-    : new GrokError.QueueRejected({
-      message: rejected.message,
-      status: null,
-      retryable: rejected.retryable,
-      reason: rejected.reason
-    })
+  new GrokError.QueueRejected({
+    message: rejected.reason === "deadline"
+      ? `the rate limiter could not let the call go within its deadline of ${Duration.format(settings.deadline)}${
+        rejected.predictedWait === undefined ? "" : `: its slot was ${Duration.format(rejected.predictedWait)} away`
+      } (nothing was sent; ${rejected.message})`
+      : rejected.message,
+    status: null,
+    retryable: rejected.reason === "deadline" ? false : rejected.retryable,
+    reason: rejected.reason,
+    waited: rejected.waited,
+    predictedWait: rejected.predictedWait,
+    deadline: settings.deadline
+  })
 
 /** A limiter failure as the call's: its refusal mapped by `refusal`, an interruption or defect as it is. */
 const refused = (cause: Cause.Cause<RateLimiter.RateLimiterRejected>, settings: CallSettings): Cause.Cause<GrokError.GrokError> =>
@@ -348,7 +401,7 @@ const admit = (
   deadlineAt: number
 ): Effect.Effect<RateLimiter.Permit, GrokError.GrokError> =>
   Effect.zipRight(
-    sampleLimiter(ctx, key, spec.model),
+    arrived(ctx, key, spec.model),
     Effect.matchCauseEffect(ctx.limiter.acquire(ticketFor(spec, settings, key, deadlineAt)), {
       onFailure: (cause) => Effect.failCause(refused(cause, settings)),
       onSuccess: (permit) => admitted(ctx, key, spec.model, permit)
@@ -447,7 +500,7 @@ const attemptWithin = <A>(
   trace: Record.CallTrace,
   first?: FirstAdmission
 ): Effect.Effect<A, GrokError.GrokError> => {
-  const key = limitKey(apiKey, spec.model)
+  const key = limitKey(ctx.config.apiKey, spec.model, ctx.config.rateLimitKey)
   return fromFirst(ctx, spec, settings, key, deadlineAt, first, (admission) =>
     attemptAdmitted(ctx, spec, settings, apiKey, key, deadlineAt, trace, admission))
 }
@@ -555,7 +608,7 @@ export const attempt = <A, R>(
   trace: Record.CallTrace,
   first?: FirstAdmission
 ): Effect.Effect<A, GrokError.GrokError, R | Scope.Scope> => {
-  const key = limitKey(apiKey, spec.model)
+  const key = limitKey(ctx.config.apiKey, spec.model, ctx.config.rateLimitKey)
   return fromFirst(ctx, spec, settings, key, deadlineAt, first, (admission) =>
     scopedAttempt(ctx, spec, settings, apiKey, key, deadlineAt, trace, admission))
 }
@@ -639,24 +692,24 @@ const retryLoop = (
   policy: settings.policy,
   budget: ctx.retry.budget,
   retryAfterCapMillis: Duration.toMillis(ctx.retry.retryAfterCap),
+  onBudgetRefused: (error: GrokError.GrokError) =>
+    Effect.as(Record.retryBudgetRefused(spec.model, error._tag), GrokError.budgetExhausted(error)),
   onRetry: (event: RetryPolicy.RetryEvent<GrokError.GrokError>) =>
     Effect.suspend(() => {
       trace.retryDelayMillis = Duration.toMillis(event.delay)
       trace.retryReason = event.reason
       return Effect.zipRight(
         Effect.zipRight(Record.retried(spec.model, event.reason, event.error._tag), budgetLevel(ctx)),
-        Effect.logInfo("retrying Grok call").pipe(
-          Effect.annotateLogs({
-            operation: spec.operation,
-            model: spec.model,
-            attempt: event.attempt,
-            delayMs: Duration.toMillis(event.delay),
-            reason: event.reason,
-            error: event.error._tag,
-            status: event.error.status ?? "none",
-            requestId: event.error.requestId ?? "none"
-          })
-        )
+        Logging.log("retrying Grok call", {
+          operation: spec.operation,
+          model: spec.model,
+          attempt: event.attempt,
+          delayMs: Duration.toMillis(event.delay),
+          reason: event.reason,
+          error: event.error._tag,
+          status: event.error.status ?? "none",
+          requestId: event.error.requestId ?? "none"
+        })
       )
     })
 })
@@ -724,7 +777,8 @@ export const attemptsUntil = <A, R>(
   return retriesUntil(ctx, settings, spec, deadlineAt, trace, once)
 }
 
-const budgetLevel = (ctx: ClientContext) => Effect.flatMap(ctx.retry.budget.level, Record.retryBudgetLevel)
+const budgetLevel = (ctx: ClientContext) =>
+  ctx.retry.budget === undefined ? Effect.void : Effect.flatMap(ctx.retry.budget.level, Record.retryBudgetLevel)
 
 /**
  * `budget`, with its level on the gauge after each deposit (a call's start) as after each
@@ -747,7 +801,7 @@ export const callSpanOptions = (spec: { readonly operation: Operation; readonly 
 export const callSpanName = (spec: { readonly operation: Operation; readonly model: string }) => `${spec.operation} ${spec.model}`
 
 /**
- * A call ended (not interrupted): its metrics, the outcome on its span, and a warning when
+ * A call ended (not interrupted): its metrics, the outcome on its span, and a log line when
  * it failed. A failure that is not a GrokError (`failure` none, `failed` true) is a defect.
  */
 export const callEnded = (
@@ -766,24 +820,22 @@ export const callEnded = (
     span.attribute("error.type", errorType)
     return Effect.zipRight(
       recorded,
-      Effect.logWarning("Grok call failed").pipe(
-        Effect.annotateLogs({
-          operation: trace.operation,
-          model: trace.model,
-          error: errorType,
-          status: Option.isSome(failure) ? failure.value.status ?? "none" : "none",
-          requestId: Option.isSome(failure) ? failure.value.requestId ?? "none" : "none",
-          attempts: trace.attempts,
-          elapsedMs: now - started
-        })
-      )
+      Logging.log("Grok call failed", {
+        operation: trace.operation,
+        model: trace.model,
+        error: errorType,
+        status: Option.isSome(failure) ? failure.value.status ?? "none" : "none",
+        requestId: Option.isSome(failure) ? failure.value.requestId ?? "none" : "none",
+        attempts: trace.attempts,
+        elapsedMs: now - started
+      })
     )
   })
 
 /**
  * The call around `effect`: its span (`chat grok-4`, parent of the attempts), its trace, and
  * at the end its metrics (requests, end-to-end latency including the limiter queue) and,
- * when it failed, a warning.
+ * when it failed, a log line (effect-grok's level, `Debug` by default: `Logging`).
  */
 export const measured = <A, E extends GrokError.GrokError, R>(
   spec: { readonly operation: Operation; readonly model: string },
@@ -827,11 +879,15 @@ const noSpan = { attribute: () => {} }
 /** Token usage as xAI reports it. */
 export type UsageLike = Record.UsageLike
 
-/** Record a response's usage (tokens, cost) on the metrics and on the span of the attempt that got it. */
-export const recordUsage = (cell: OutcomeCell, usage: UsageLike | null | undefined): Effect.Effect<void> =>
-  usage == null
-    ? Effect.void
-    : Record.usageRecorded(cell.trace.model, cell.trace.operation, usage, cell.trace.attemptSpan)
+/** What an answer says about itself: the model that answered, the service tier granted, the usage. */
+export type AnswerLike = Record.AnswerLike
+
+/**
+ * Record what a response says (usage and cost, the model that answered and a silent redirect,
+ * the service tier granted) on the metrics and on the span of the attempt that got it.
+ */
+export const recordAnswer = (cell: OutcomeCell, answer: AnswerLike): Effect.Effect<void> =>
+  Record.answerRecorded(cell.trace.model, cell.trace.operation, answer, cell.trace.attemptSpan)
 
 /**
  * A whole non-streaming call: attempts with key refresh, retries, metrics.
@@ -890,8 +946,7 @@ export const admittingFirst = <S extends { readonly operation: Operation; readon
       ? rest(ctx, spec, settings, started, deadlineAt, undefined)
       : Effect.flatMap(ctx.breaker.state(keyOf(spec)), (state) =>
         state === "closed"
-          ? Effect.flatMap(ctx.keys.current, (apiKey) =>
-            waitFirst(ctx, spec, settings, started, deadlineAt, limitKey(apiKey, spec.model), rest))
+          ? waitFirst(ctx, spec, settings, started, deadlineAt, limitKey(ctx.config.apiKey, spec.model, ctx.config.rateLimitKey), rest)
           : rest(ctx, spec, settings, started, deadlineAt, undefined))
   })
 
@@ -906,7 +961,7 @@ const waitFirst = <S extends { readonly model: string; readonly tokens: number }
 ): Effect.Effect<A, E | GrokError.GrokError, R> =>
   // Everything below stays on the heap while the call waits: keep it small (no mask closure:
   // the caller's interruptibility is read once and restored by name).
-  Effect.zipRight(sampleLimiter(ctx, key, spec.model), Effect.checkInterruptible((interruptible) => {
+  Effect.zipRight(arrived(ctx, key, spec.model), Effect.checkInterruptible((interruptible) => {
     const restore = interruptible ? Effect.interruptible : identity
     return Effect.uninterruptible(Effect.matchCauseEffect(ctx.limiter.acquire(ticketFor(spec, settings, key, deadlineAt)), {
       onFailure: (cause): Effect.Effect<A, E | GrokError.GrokError, R> =>

@@ -118,7 +118,7 @@ export const call = (
           Effect.tap((result) => {
             const usage = usageOf(result.usage)
             cell.usedTokens = usage?.total_tokens ?? undefined
-            return Pipeline.recordUsage(cell, usage)
+            return Pipeline.recordAnswer(cell, { model: result.model, service_tier: result.service_tier, usage })
           })
         )
     }, settings))
@@ -191,7 +191,10 @@ export const stream = (
       events,
       isContent,
       track,
-      usageOf: (event) => usageOf(Responses.finalResponse(event)?.usage),
+      answerOf: (event) => {
+        const final = Responses.finalResponse(event)
+        return final === undefined ? undefined : { model: final.model, service_tier: final.service_tier, usage: usageOf(final.usage) }
+      },
       isFinal: (event) => Responses.finalResponse(event) !== undefined,
       failureOf
     }, settings)))

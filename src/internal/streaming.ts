@@ -30,8 +30,8 @@ import {
   isJson,
   type Operation,
   type OutcomeCell,
-  readJsonBody,
-  type UsageLike
+  type AnswerLike,
+  readJsonBody
 } from "./pipeline.js"
 import type { HttpClientRequest } from "@effect/platform"
 
@@ -52,8 +52,11 @@ export interface StreamSpec<A> {
   readonly isContent: (event: A) => boolean
   /** Add an event's content to the partial output. */
   readonly track: (partial: MutablePartial, event: A) => void
-  /** The usage an event reports, if any (the last chunk with `include_usage`). */
-  readonly usageOf: (event: A) => UsageLike | undefined
+  /**
+   * What an event says of the whole answer, if it does (the last chunk with `include_usage`,
+   * the final response): its usage, the model that answered, the service tier granted.
+   */
+  readonly answerOf: (event: A) => AnswerLike | undefined
   /** Whether an event marks a complete answer; a stream that ends without one was cut. */
   readonly isFinal: (event: A) => boolean
   /** A failure the server reports as an event (e.g. `response.failed`). */
@@ -106,7 +109,7 @@ const pullUntilContent = <A>(
         if (failure !== undefined) return yield* Effect.fail(failure)
         buffered.push(event)
         spec.track(partial, event)
-        const usage = spec.usageOf(event)
+        const usage = spec.answerOf(event)?.usage
         if (usage?.total_tokens != null) cell.usedTokens = usage.total_tokens
         if (spec.isFinal(event)) final = true
         if (spec.isContent(event)) sawContent = true
@@ -215,15 +218,15 @@ const opening = <A>(
       }
       spec.track(partial, event)
       if (spec.isFinal(event)) final = true
-      const usage = spec.usageOf(event)
-      if (usage === undefined) return Effect.void
-      if (usage.total_tokens != null) cell.usedTokens = usage.total_tokens
-      return Record.usageRecorded(spec.model, spec.operation, usage, span)
+      const answer = spec.answerOf(event)
+      if (answer === undefined) return Effect.void
+      if (answer.usage?.total_tokens != null) cell.usedTokens = answer.usage.total_tokens
+      return Record.answerRecorded(spec.model, spec.operation, answer, span)
     }
     const buffered = Stream.fromIterable(opened.buffered).pipe(
       Stream.tap((event) => {
-        const usage = spec.usageOf(event)
-        return usage === undefined ? Effect.void : Record.usageRecorded(spec.model, spec.operation, usage, span)
+        const answer = spec.answerOf(event)
+        return answer === undefined ? Effect.void : Record.answerRecorded(spec.model, spec.operation, answer, span)
       })
     )
     const rest: Stream.Stream<A, GrokError.GrokError> = opened.ended

@@ -83,7 +83,9 @@ export const make = (clock: Clock.Clock): Effect.Effect<Timers, never, Scope.Sco
         : Effect.raceFirst(clock.sleep(Duration.millis(earliest.at - clock.unsafeCurrentTimeMillis())), awaitWake)
       return Effect.zipRight(waiting, serve)
     })
-    yield* Effect.forkScoped(serve)
+    // Interruptible whatever the builder's region: a client built uninterruptibly (a
+    // ScopedRef's acquire, an acquireRelease) would otherwise never close.
+    yield* Effect.forkScoped(Effect.interruptible(serve))
 
     const schedule = (timer: Timer) => {
       heap.push(timer)
@@ -134,7 +136,7 @@ export const run = <A, E, E2, R, Phase extends string>(
 ): Effect.Effect<A, E | E2, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.suspend(() => {
-      const state: { phase: Phase; expired: boolean; child: Fiber.RuntimeFiber<A, E> | undefined; by: FiberId.FiberId } = {
+      const state: { phase: Phase; expired: boolean; child: Fiber.RuntimeFiber<Exit.Exit<A, E>> | undefined; by: FiberId.FiberId } = {
         phase,
         expired: false,
         child: undefined,
@@ -152,7 +154,9 @@ export const run = <A, E, E2, R, Phase extends string>(
         },
         expired: () => state.expired
       }
-      return Effect.flatMap(Effect.fork(restore(body(control))), (child) =>
+      // The child ends with its exit as a value: its failure is the caller's to handle, and a
+      // failed fiber nobody joins would be logged by the runtime as an unhandled error.
+      return Effect.flatMap(Effect.fork(Effect.exit(restore(body(control)))), (child) =>
         Effect.fiberIdWith((self) => {
           state.child = child
           state.by = self
@@ -161,8 +165,9 @@ export const run = <A, E, E2, R, Phase extends string>(
               timers.disarm(timer)
               return Fiber.interrupt(child)
             }),
-            Effect.flatMap((exit): Effect.Effect<A, E | E2> => {
+            Effect.flatMap((ended): Effect.Effect<A, E | E2> => {
               timers.disarm(timer)
+              const exit: Exit.Exit<A, E> = Exit.isSuccess(ended) ? ended.value : Exit.failCause(ended.cause)
               return state.expired && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
                 ? Effect.fail(onExpired(state.phase))
                 : exit

@@ -6,9 +6,11 @@
  *   at least `minimumCalls` outcomes and at least `failureRatio` of them are failures, the
  *   breaker opens.
  * - **open**: calls do not run. With `whenOpen: "wait"` (the default) they wait for the
- *   breaker; with `"fail"` they fail at once with the caller's `onOpen` error, carrying the time
- *   until the breaker half-opens. The break lasts `breakDuration`, doubles with each failed
- *   probe, and never exceeds `maxBreakDuration`.
+ *   breaker, for `maxWait` at most counted from when it opened: a short outage is ridden out,
+ *   and once the breaker has held calls for `maxWait` they fail at once (a probe at a time
+ *   still goes through) until a probe succeeds. With `"fail"` they fail at once with the
+ *   caller's `onOpen` error, carrying the time until the breaker half-opens. The break lasts
+ *   `breakDuration`, doubles with each failed probe, and never exceeds `maxBreakDuration`.
  * - **half-open**: up to `halfOpenCalls` probes go through; one failure opens the breaker
  *   again, `halfOpenCalls` successes close it and let every waiting call go.
  *
@@ -26,6 +28,7 @@
  */
 import { Clock, Context, Data, Deferred, Duration, Effect, Either, Exit, FiberId, Layer, Metric } from "effect"
 import { dual } from "effect/Function"
+import * as Logging from "../Logging.js"
 import * as Circuit from "./internal/circuit.js"
 
 /**
@@ -60,6 +63,13 @@ export interface Rejection {
   readonly state: "open" | "half-open"
   /** Time until the breaker half-opens; `undefined` when it is half-open and its probes are all out. */
   readonly retryAfter: Duration.Duration | undefined
+  /** How long the breaker has been holding calls back (since it opened). */
+  readonly openFor: Duration.Duration
+  /**
+   * `true` when a waiting call gave up because the breaker has held calls for `maxWait`: the
+   * outage is not a short one, and waiting on would only stretch the caller's wait.
+   */
+  readonly waitLimitReached: boolean
 }
 
 /**
@@ -83,6 +93,12 @@ export interface Options {
   readonly halfOpenCalls?: number | undefined
   /** What calls do while the breaker holds them back. Default `"wait"`. */
   readonly whenOpen?: WhenOpen | undefined
+  /**
+   * In `wait` mode, the longest time calls wait for the breaker, counted from when it opened
+   * (above zero; `Duration.infinity` to wait until each call's own deadline). Once the
+   * breaker has held calls this long they fail at once, until a probe succeeds. Default 30 seconds.
+   */
+  readonly maxWait?: Duration.DurationInput | undefined
 }
 
 /**
@@ -96,12 +112,13 @@ export interface ValidOptions {
   readonly maxBreakDuration: Duration.Duration
   readonly halfOpenCalls: number
   readonly whenOpen: WhenOpen
+  readonly maxWait: Duration.Duration
 }
 
 /**
  * The defaults, adapted to LLM traffic: 0.5 over 30 seconds, at least 10 calls, a break of
- * 500 ms doubling up to 2 seconds, 1 probe at a time, calls wait. `docs/degradation.md`
- * explains each number.
+ * 500 ms doubling up to 2 seconds, 1 probe at a time, calls wait, for 30 seconds at most.
+ * `docs/degradation.md` explains each number.
  *
  * @since 0.1.0
  */
@@ -112,7 +129,8 @@ export const defaults: ValidOptions = {
   breakDuration: Duration.millis(500),
   maxBreakDuration: Duration.seconds(2),
   halfOpenCalls: 1,
-  whenOpen: "wait"
+  whenOpen: "wait",
+  maxWait: Duration.seconds(30)
 }
 
 /**
@@ -135,6 +153,15 @@ const positiveDuration = (option: string, input: Duration.DurationInput | undefi
   return decoded._tag === "Some" && Duration.isFinite(decoded.value) && !Duration.isZero(decoded.value)
     ? Either.right(decoded.value)
     : invalid(option, `must be a finite duration above zero, got ${String(input)}`)
+}
+
+/** A duration above zero, `Duration.infinity` allowed. */
+const aboveZero = (option: string, input: Duration.DurationInput | undefined, fallback: Duration.Duration) => {
+  if (input === undefined) return Either.right(fallback)
+  const decoded = Duration.decodeUnknown(input)
+  return decoded._tag === "Some" && !Duration.isZero(decoded.value)
+    ? Either.right(decoded.value)
+    : invalid(option, `must be a duration above zero (or Duration.infinity), got ${String(input)}`)
 }
 
 const wholeAtLeastOne = (option: string, input: number | undefined, fallback: number) => {
@@ -175,7 +202,8 @@ export const validate = (options: Options = {}): Either.Either<ValidOptions, Inv
       breakDuration,
       maxBreakDuration,
       halfOpenCalls: yield* wholeAtLeastOne("halfOpenCalls", options.halfOpenCalls, defaults.halfOpenCalls),
-      whenOpen
+      whenOpen,
+      maxWait: yield* aboveZero("maxWait", options.maxWait, defaults.maxWait)
     }
   })
 
@@ -275,11 +303,12 @@ const report = (key: string, transition: Circuit.Transition): Effect.Effect<void
   if (transition === undefined) return Effect.void
   const gauge = Metric.set(Metric.tagged(stateGauge, "key", key), gaugeValue[transition.to])
   const log = transition.to === "open"
-    ? Effect.logWarning("circuit breaker opened").pipe(
-      Effect.annotateLogs(transition.calls === undefined ? {} : { failures: transition.failures, calls: transition.calls })
-    )
-    : Effect.logInfo(`circuit breaker ${transition.to}`)
-  return Effect.zipRight(gauge, log.pipe(Effect.annotateLogs({ circuit: key })))
+    ? Logging.log("circuit breaker opened", {
+      circuit: key,
+      ...(transition.calls === undefined ? {} : { failures: transition.failures, calls: transition.calls })
+    })
+    : Logging.log(`circuit breaker ${transition.to}`, { circuit: key })
+  return Effect.zipRight(gauge, log)
 }
 
 const outcomeOf = <A, E>(exit: Exit.Exit<A, E>, classify: (error: E) => Verdict): Verdict => {
@@ -307,11 +336,28 @@ const signal = (breaker: Breaker): void => {
   Deferred.unsafeDone(woken, Exit.void)
 }
 
-const rejectionOf = (key: string, admission: Circuit.Rejected): Rejection => ({
-  key,
+const rejectionOf = (breaker: Breaker, admission: Circuit.Rejected, now: number, waitLimitReached: boolean): Rejection => ({
+  key: breaker.key,
   state: admission.state,
-  retryAfter: admission.retryAfterMillis === undefined ? undefined : Duration.millis(admission.retryAfterMillis)
+  retryAfter: admission.retryAfterMillis === undefined ? undefined : Duration.millis(admission.retryAfterMillis),
+  openFor: Duration.millis(Math.max(0, now - (breaker.circuit.openedAt ?? now))),
+  waitLimitReached
 })
+
+/** The breaker's state as a rejection, for a call that stops waiting for it at `now`. */
+const rejectionNow = (breaker: Breaker, now: number): Rejection => {
+  const phase = breaker.circuit.phase
+  return rejectionOf(
+    breaker,
+    {
+      _tag: "Rejected",
+      state: phase._tag === "open" ? "open" : "half-open",
+      retryAfterMillis: phase._tag === "open" ? Math.max(0, phase.until - now) : undefined
+    },
+    now,
+    true
+  )
+}
 
 const waitingChanged = (breaker: Breaker) =>
   Effect.suspend(() => Metric.set(Metric.tagged(waitingGauge, "key", breaker.key), breaker.circuit.line.size))
@@ -354,14 +400,28 @@ export const fromValid = (options: ValidOptions): Effect.Effect<Service> =>
       return asked
     }
 
-    const failFast = <E2>(breaker: Breaker, onOpen: (rejection: Rejection) => E2): Effect.Effect<Circuit.Ticket, E2> =>
+    const maxWaitMillis = Duration.toMillis(options.maxWait)
+
+    /** When a call waiting for `breaker` must give up: `maxWait` after the breaker opened. */
+    const waitLimitOf = (breaker: Breaker): number =>
+      breaker.circuit.openedAt === undefined ? Infinity : breaker.circuit.openedAt + maxWaitMillis
+
+    /**
+     * Let the call through now, or fail with `onOpen`. `waitLimitReached`: the call would
+     * wait, but the breaker has held calls for `maxWait` already.
+     */
+    const failFast = <E2>(
+      breaker: Breaker,
+      onOpen: (rejection: Rejection) => E2,
+      waitLimitReached: boolean
+    ): Effect.Effect<Circuit.Ticket, E2> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const [admission, transition] = ask(breaker, now)
         return Effect.zipRight(
           report(breaker.key, transition),
           admission._tag === "Admitted"
             ? Effect.succeed(admission.ticket)
-            : Effect.fail(onOpen(rejectionOf(breaker.key, admission)))
+            : Effect.fail(onOpen(rejectionOf(breaker, admission, now, waitLimitReached)))
         )
       })
 
@@ -373,7 +433,8 @@ export const fromValid = (options: ValidOptions): Effect.Effect<Service> =>
     const waitInLine = <E2>(
       breaker: Breaker,
       restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
-      until: Handlers<unknown, E2>["waitUntil"]
+      until: Handlers<unknown, E2>["waitUntil"],
+      onOpen: (rejection: Rejection) => E2
     ): Effect.Effect<Circuit.Ticket, E2> => {
       let position: number | undefined
       const leave = Effect.suspend(() => {
@@ -382,13 +443,21 @@ export const fromValid = (options: ValidOptions): Effect.Effect<Service> =>
         position = undefined
         return waitingChanged(breaker)
       })
-      // A wait that would outlast the caller's deadline ends at it, with the caller's error.
-      const bounded = (wait: Effect.Effect<void>, now: number): Effect.Effect<void, E2> =>
-        until === undefined
-          ? wait
-          : until.at <= now
-          ? Effect.fail(until.onExpired())
-          : Effect.raceFirst(wait, Effect.zipRight(Effect.sleep(Duration.millis(until.at - now)), Effect.fail(until.onExpired())))
+      // A wait ends at the caller's deadline, with the caller's error, or at the breaker's
+      // wait limit (`maxWait` after it opened), with the breaker's rejection: whichever comes first.
+      const bounded = (wait: Effect.Effect<void>, now: number): Effect.Effect<void, E2> => {
+        const deadline = until?.at ?? Infinity
+        const limit = waitLimitOf(breaker)
+        const endsAt = Math.min(deadline, limit)
+        if (endsAt === Infinity) return wait
+        const expired = Effect.suspend(() =>
+          Effect.flatMap(Clock.currentTimeMillis, (at) =>
+            Effect.fail(limit <= deadline ? onOpen(rejectionNow(breaker, at)) : until!.onExpired()))
+        )
+        return endsAt <= now
+          ? expired
+          : Effect.raceFirst(wait, Effect.zipRight(Effect.sleep(Duration.millis(endsAt - now)), expired))
+      }
       const turn: Effect.Effect<Circuit.Ticket, E2> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const [admission, transition] = Circuit.mayAsk(breaker.circuit, position)
           ? ask(breaker, now)
@@ -446,11 +515,16 @@ export const fromValid = (options: ValidOptions): Effect.Effect<Service> =>
           const breaker = yield* known(key)
           const whenOpen = (yield* CurrentWhenOpen) ?? options.whenOpen
           while (true) {
-            const ticket = yield* (whenOpen === "fail" ? failFast(breaker, handlers.onOpen) : waitInLine(breaker, restore, handlers.waitUntil))
+            // Past the wait limit, a call that would wait fails at once instead (or is the probe).
+            const waitedOut = whenOpen === "wait" && (yield* Clock.currentTimeMillis) >= waitLimitOf(breaker)
+            const ticket = yield* (whenOpen === "fail" || waitedOut
+              ? failFast(breaker, handlers.onOpen, waitedOut)
+              : waitInLine(breaker, restore, handlers.waitUntil, handlers.onOpen))
             const exit = yield* Effect.exit(restore(effect))
             const probeFailed = yield* recorded(breaker, ticket, outcomeOf(exit, handlers.classify))
-            // A waiting call's failed probe is the breaker's business, not the call's: it waits again.
-            if (whenOpen === "fail" || !probeFailed) return yield* exit
+            // A waiting call's failed probe is the breaker's business, not the call's: it waits
+            // again, unless the wait limit has passed (then its own failure is its answer).
+            if (whenOpen === "fail" || waitedOut || !probeFailed) return yield* exit
           }
         })
 

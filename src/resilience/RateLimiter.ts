@@ -122,6 +122,13 @@ export class RateLimiterRejected extends Data.TaggedError("RateLimiterRejected")
   readonly reason: "queue-full" | "queue-timeout" | "deadline" | "shed" | "unavailable" | "too-large"
   readonly key: string
   readonly message: string
+  /** How long the call waited in the queue before it was refused (`deadline`, `queue-timeout`). */
+  readonly waited?: Duration.Duration | undefined
+  /**
+   * The wait the limiter predicted from the call's arrival to its slot, when it refused the
+   * call because that slot came too late (`deadline`, `queue-timeout`).
+   */
+  readonly predictedWait?: Duration.Duration | undefined
 }> {
   /** Waiting longer or later may help, except for a call larger than the quota. */
   get retryable(): boolean {

@@ -58,6 +58,11 @@ export interface ConfiguredLimits {
   readonly requestsPerMinute?: number | undefined
   /** Tokens per minute (> 0). A ticket estimating more than this is rejected as `too-large`. */
   readonly tokensPerMinute?: number | undefined
+  /**
+   * Requests that may go back to back before the even pace sets in (a whole number >= 1),
+   * as the server's own bucket allows. Default 1: evenly spaced from the first call.
+   */
+  readonly burst?: number | undefined
   /** Calls of the key in flight at once (an integer >= 1): the bulkhead. */
   readonly maxConcurrency?: number | undefined
 }

@@ -6,9 +6,11 @@
  * decision, the token reconciliation and the shared cooldown go to Redis, each as one Lua script
  * run atomically on the Redis server's clock (one round trip per decision).
  *
- * When Redis cannot be reached, calls either fail with `RateLimiterRejected` (reason
- * `"unavailable"`) or are decided locally at a share of the quota, and go back to Redis as soon as
- * it answers again. A dead or hung Redis never makes a call wait longer than `commandTimeout`.
+ * When Redis cannot be reached, calls — those already waiting in the queue as well as new ones —
+ * either fail with `RateLimiterRejected` (reason `"unavailable"`) or are decided locally at a
+ * share of the quota, in their order, under their own deadlines; they go back to Redis as soon as
+ * it answers again, handing over what each process spent alone meanwhile. A dead or hung Redis
+ * never makes a call wait longer than `commandTimeout`.
  *
  * @since 0.1.0
  */
@@ -25,10 +27,12 @@ import { RateLimiter, type Service } from "./RateLimiter.js"
 import type { LimiterOptions } from "./RateLimiterMemory.js"
 
 /**
- * What calls do while Redis cannot be reached:
- * - `"fail"`: they are rejected with `RateLimiterRejected` (reason `"unavailable"`);
+ * What calls do while Redis cannot be reached (those already queued included):
+ * - `"fail"`: each is rejected with `RateLimiterRejected` (reason `"unavailable"`) when its own
+ *   decision cannot reach Redis;
  * - `{ fallback: { share } }`: each process decides locally with `share` (0 < share <= 1) of the
- *   quota, e.g. `1 / N` for N processes.
+ *   quota, e.g. `1 / N` for N processes; calls wait their turn as in a memory limiter at that
+ *   share, and what was spent locally is handed over to Redis when it answers again.
  *
  * @since 0.1.0
  */
@@ -174,7 +178,12 @@ const makeStore = (settings: Settings, idleKeyTtlMillis: number): Effect.Effect<
     const shared = RedisStore.make({ client, prefix: settings.prefix, commandTimeout: settings.commandTimeout })
     return settings.fallbackShare === undefined
       ? shared
-      : withFallback(shared, yield* MemoryStore.make({ idleKeyTtlMillis }), settings.fallbackShare)
+      : withFallback(shared, yield* MemoryStore.make({ idleKeyTtlMillis }), {
+        share: settings.fallbackShare,
+        // As long as the client takes to drop a connection that answers nothing (its socket timeout).
+        holdOffMillis: RedisClient.silentConnectionMillis(settings.commandTimeout),
+        clock: yield* Effect.clock
+      })
   })
 
 /**

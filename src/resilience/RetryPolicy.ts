@@ -210,12 +210,14 @@ export interface RetryEvent<E> {
 export type RetryOptions<E extends Retryable, E2 = never> =
   & {
     readonly policy: RetryPolicy<E>
-    /** Asked before each retry; when it refuses, the last error surfaces at once. Each call deposits once. */
-    readonly budget?: RetryBudget.RetryBudget | undefined
+    /** Asked before each retry; when it refuses, the last error surfaces at once. Each call deposits once. `false`: none. */
+    readonly budget?: RetryBudget.RetryBudget | false | undefined
     /** Runs before each wait: logs, metrics. */
     readonly onRetry?: ((event: RetryEvent<E>) => Effect.Effect<void>) | undefined
     /** The longest Retry-After waited for; a longer one surfaces the error at once. Default 60 seconds. */
     readonly retryAfterCap?: Duration.DurationInput | undefined
+    /** The error the call fails with when the budget refuses a retry of `error` (default: `error`). */
+    readonly onBudgetRefused?: ((error: E) => Effect.Effect<E>) | undefined
   }
   & (
     | {
@@ -237,7 +239,8 @@ export type RetryOptions<E extends Retryable, E2 = never> =
  *   interrupted and the call fails with `onDeadline(deadline)`.
  * - The budget (if any) receives one deposit per call and is asked before every retry; a
  *   refusal surfaces the last error at once, without waiting.
- * - `onRetry` sees each retry before its wait. Each retry is also logged at debug level.
+ * - `onRetry` sees each retry before its wait. Without one, each retry is logged at
+ *   effect-grok's log level (`Logging`, Debug by default).
  * - Defects and interruptions are never retried.
  *
  * A per-attempt timeout belongs inside `self` (e.g. `Effect.timeoutFail`), so each attempt
@@ -259,8 +262,9 @@ export const retry: {
 ): Effect.Effect<A, E | E2, R> => {
   const loop = {
     policy: options.policy,
-    budget: options.budget,
+    budget: options.budget === false ? undefined : options.budget,
     onRetry: options.onRetry,
+    onBudgetRefused: options.onBudgetRefused,
     retryAfterCapMillis: Duration.toMillis(options.retryAfterCap ?? defaultRetryAfterCap)
   }
   if (options.deadline === undefined) return retryUntil(self, loop, Infinity)
@@ -284,8 +288,11 @@ export interface Settings {
   readonly deadline: Duration.Duration
   /** Bounds one attempt (the caller applies it inside the retried effect). */
   readonly attemptTimeout: Duration.Duration
-  /** Shared by every call that reads these settings; `undefined` for none. */
-  readonly budget: RetryBudget.RetryBudget | undefined
+  /**
+   * The retry budget: one shared by every call that reads these settings, `false` for none at
+   * all, or `undefined` for the caller's own (a `GrokClient` then keeps one for its calls).
+   */
+  readonly budget: RetryBudget.RetryBudget | false | undefined
   /**
    * The longest Retry-After a call waits for, whatever its policy: a longer one fails the call
    * at once with the server's error (and its `retryAfter`).
@@ -295,8 +302,9 @@ export interface Settings {
 
 /**
  * The settings used when no {@link layer} is provided: the {@link defaultPolicy}, a
- * 10-minute deadline, 5-minute attempts, and no budget (a budget is state; a default must
- * not share it between unrelated clients). `docs/retry.md` explains each number.
+ * 10-minute deadline, 5-minute attempts, a 60-second Retry-After cap, and no shared budget
+ * (a budget is state; a default must not share it between unrelated clients, so each
+ * `GrokClient` keeps its own). `docs/retry.md` explains each number.
  *
  * @since 0.1.0
  */
@@ -351,7 +359,7 @@ export const layer = (options: LayerOptions = {}): Layer.Layer<RetrySettings, In
       const attemptTimeout = yield* nonZeroDuration("attemptTimeout", options.attemptTimeout, defaultSettings.attemptTimeout)
       const retryAfterCap = yield* positiveDuration("retryAfterCap", options.retryAfterCap, defaultSettings.retryAfterCap)
       const budget = options.budget === false
-        ? undefined
+        ? false as const
         : yield* RetryBudget.fromValid(yield* RetryBudget.validate(options.budget))
       return { policy: options.policy ?? defaultSettings.policy, deadline, attemptTimeout, budget, retryAfterCap }
     })

@@ -161,6 +161,8 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
  *
  * `reasoning_effort` is an open string (`"low"` and `"high"` on grok-3-mini today).
  * `deferred: true` asks for a deferred completion (xAI answers with a `request_id`).
+ * `service_tier: "priority"` asks for priority processing; the answer's `service_tier` says
+ * which tier was granted (the premium is billed only then).
  *
  * @since 0.1.0
  */
@@ -184,7 +186,8 @@ export const ChatCompletionRequest = Schema.Struct(
     response_format: Schema.optional(ResponseFormat),
     reasoning_effort: Schema.optional(Schema.String),
     user: Schema.optional(Schema.String),
-    deferred: Schema.optional(Schema.Boolean)
+    deferred: Schema.optional(Schema.Boolean),
+    service_tier: Schema.optional(Schema.String)
   },
   OtherKeys
 ).annotations({ identifier: "ChatCompletionRequest" })
@@ -291,7 +294,8 @@ export interface ChatCompletionChoice extends Schema.Schema.Type<typeof ChatComp
 
 /**
  * A chat completion. `model` is the model that answered, which may differ from the one
- * requested (`grok-4-fast` answers as `grok-4-fast-reasoning`).
+ * requested (`grok-4-fast` answers as `grok-4-fast-reasoning`; a retired model as
+ * `grok-4.3`). `service_tier` is the tier granted, when the request asked for one.
  *
  * @since 0.1.0
  */
@@ -302,7 +306,8 @@ export const ChatCompletion = Schema.Struct({
   model: Schema.String,
   choices: Schema.Array(ChatCompletionChoice),
   usage: maybe(Usage),
-  system_fingerprint: maybe(Schema.String)
+  system_fingerprint: maybe(Schema.String),
+  service_tier: maybe(Schema.String)
 }).annotations({ identifier: "ChatCompletion" })
 
 /**

@@ -78,7 +78,9 @@ export const ChatCompletionChunk = Schema.Struct({
   model: Schema.String,
   choices: Schema.Array(ChatCompletionChunkChoice),
   usage: maybe(Usage),
-  system_fingerprint: maybe(Schema.String)
+  system_fingerprint: maybe(Schema.String),
+  /** The service tier granted. */
+  service_tier: maybe(Schema.String)
 }).annotations({ identifier: "ChatCompletionChunk" })
 
 /**

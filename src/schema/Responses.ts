@@ -158,7 +158,9 @@ export const ResponseRequest = Schema.Struct(
     store: Schema.optional(Schema.Boolean),
     reasoning: Schema.optional(Schema.Struct({ effort: Schema.optional(Schema.String) }, OtherKeys)),
     tools: Schema.optional(Schema.Array(Schema.Struct({ type: Schema.String }, OtherKeys))),
-    user: Schema.optional(Schema.String)
+    user: Schema.optional(Schema.String),
+    /** `"priority"` asks for priority processing; the response's `service_tier` says which tier was granted. */
+    service_tier: Schema.optional(Schema.String)
   },
   OtherKeys
 ).annotations({ identifier: "ResponseRequest" })
@@ -344,7 +346,9 @@ export const Response = Schema.Struct({
   error: maybe(ResponseError),
   incomplete_details: maybe(Schema.Struct({ reason: maybe(Schema.String) })),
   previous_response_id: maybe(Schema.String),
-  max_output_tokens: maybe(Schema.Number)
+  max_output_tokens: maybe(Schema.Number),
+  /** The service tier granted. */
+  service_tier: maybe(Schema.String)
 }).annotations({ identifier: "Response" })
 
 /**

@@ -48,6 +48,17 @@ export const retries = Metric.counter("effect_grok.retries", {
 })
 
 /**
+ * Retries the retry budget refused, by `gen_ai.request.model` and `error.type`: each is a call
+ * that failed with an error it could have retried (its error says `retryBudgetExhausted`).
+ *
+ * @since 0.2.0
+ */
+export const retryBudgetRefusals = Metric.counter("effect_grok.retry_budget.refusals", {
+  description: "Retries refused because the retry budget was spent",
+  incremental: true
+})
+
+/**
  * Attempts answered with HTTP 429, by `gen_ai.request.model` and `limit`
  * (`requests` / `tokens` / `capacity` / `quota` / `unknown`).
  *
@@ -153,6 +164,53 @@ export const tokenUsage = Metric.histogram(
  */
 export const costTicks = Metric.counter("effect_grok.cost_usd_ticks", {
   description: "Cost of Grok calls in USD ticks (1 USD = 1e10 ticks), from usage.cost_in_usd_ticks",
+  incremental: true
+})
+
+/**
+ * Answers that came from another model than the one requested (not merely a dated or
+ * regional release of it), by `gen_ai.request.model` and `gen_ai.response.model`. Since
+ * xAI's retirement of 2026-05-15, retired model ids are served and billed as `grok-4.3`
+ * with nothing but the answer's `model` to say so (docs/errors.md, "Silent model redirects").
+ *
+ * @since 0.2.0
+ */
+export const modelRedirects = Metric.counter("effect_grok.model_redirects", {
+  description: "Answers from another model than the one requested (a silent redirect)",
+  incremental: true
+})
+
+/**
+ * Answers by the service tier xAI says it granted (`service_tier` in the answer, e.g.
+ * `default` or `priority`; the priority premium is billed only when granted), by
+ * `gen_ai.request.model` and `service_tier`. Answers without the field are not counted.
+ *
+ * @since 0.2.0
+ */
+export const serviceTiers = Metric.counter("effect_grok.service_tier", {
+  description: "Answers by the service tier granted",
+  incremental: true
+})
+
+/**
+ * Calls to xAI's Batch API, retries included, by `operation` (`create`, `list`, `get`, `add`,
+ * `requests`, `results`, `cancel`) and `http.response.status_code` (`none` without an answer).
+ * Add calls refused for the add-call limit show as `add` with status `429`.
+ *
+ * @since 0.2.0
+ */
+export const batchCalls = Metric.counter("effect_grok.batch.calls", {
+  description: "Calls to the Batch API (retries included), by operation and status",
+  incremental: true
+})
+
+/**
+ * Batch results read, one per request, by `outcome` (`succeeded`, `failed`, `cancelled`).
+ *
+ * @since 0.2.0
+ */
+export const batchResults = Metric.counter("effect_grok.batch.results", {
+  description: "Batch results read, by outcome",
   incremental: true
 })
 

@@ -5,7 +5,8 @@
  * Packs the package, installs the tarball into a fresh app that pins `effect` and
  * `@effect/platform` to the lowest versions of effect-grok's peer ranges, type-checks and runs
  * `program.ts` there (the app's own Schedules and Layers with effect-grok, on FetchHttpClient,
- * against the simulator), runs the installed CLI, and lints the tarball with publint and
+ * against the simulator), then installs the optional peer `@effect/ai` and type-checks and runs
+ * `programAi.ts` (`effect-grok/ai`), runs the installed CLI, and lints the tarball with publint and
  * @arethetypeswrong/cli. Fails on more than one copy of `effect`, a type error, an
  * `Executing an Effect versioned` warning, or any failed step.
  *
@@ -79,31 +80,36 @@ try {
     include: ["program.ts"]
   }, null, 2))
   copyFileSync(join(here, "program.ts"), join(app, "program.ts"))
+  copyFileSync(join(here, "programAi.ts"), join(app, "programAi.ts"))
 
   step(`installing into an app on effect ${effectVersion} and @effect/platform ${platformVersion}`)
   run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: app })
 
-  const copies = []
-  const findEffect = (dir) => {
-    for (const entry of readdirSync(dir)) {
-      const path = join(dir, entry)
-      if (!statSync(path).isDirectory()) continue
-      if (entry.startsWith("@")) {
-        findEffect(path)
-        continue
+  /** Every installed copy of `effect`: there must be one, the app's. */
+  const checkOneEffect = () => {
+    const copies = []
+    const findEffect = (dir) => {
+      for (const entry of readdirSync(dir)) {
+        const path = join(dir, entry)
+        if (!statSync(path).isDirectory()) continue
+        if (entry.startsWith("@")) {
+          findEffect(path)
+          continue
+        }
+        if (entry === "effect") {
+          const manifest = JSON.parse(readFileSync(join(path, "package.json"), "utf8"))
+          copies.push(`${path.slice(app.length + 1)}@${manifest.version}`)
+        }
+        const nested = join(path, "node_modules")
+        if (statSync(path).isDirectory() && readdirSync(path).includes("node_modules")) findEffect(nested)
       }
-      if (entry === "effect") {
-        const manifest = JSON.parse(readFileSync(join(path, "package.json"), "utf8"))
-        copies.push(`${path.slice(app.length + 1)}@${manifest.version}`)
-      }
-      const nested = join(path, "node_modules")
-      if (statSync(path).isDirectory() && readdirSync(path).includes("node_modules")) findEffect(nested)
     }
+    findEffect(join(app, "node_modules"))
+    step(`copies of effect: ${copies.length} (${copies.join(", ")})`)
+    if (copies.length !== 1) throw new Error(`expected one copy of effect, found ${copies.length}`)
+    if (!copies[0].endsWith(`@${effectVersion}`)) throw new Error(`the app's effect is ${copies[0]}, not ${effectVersion}`)
   }
-  findEffect(join(app, "node_modules"))
-  step(`copies of effect: ${copies.length} (${copies.join(", ")})`)
-  if (copies.length !== 1) throw new Error(`expected one copy of effect, found ${copies.length}`)
-  if (!copies[0].endsWith(`@${effectVersion}`)) throw new Error(`the app's effect is ${copies[0]}, not ${effectVersion}`)
+  checkOneEffect()
 
   step("type-checking the app (skipLibCheck off: effect-grok's declarations are checked too)")
   run(join(app, "node_modules/.bin/tsc"), ["-p", "."], { cwd: app })
@@ -121,6 +127,24 @@ try {
     }
   }
   step("internal modules are not importable (ERR_PACKAGE_PATH_NOT_EXPORTED)")
+
+  // The main entry point ran without @effect/ai above; now the app adds it, as a user of effect-grok/ai does.
+  // On the lowest effect and @effect/platform, @effect/ai's own peers must be their lowest too:
+  // npm would pick @effect/experimental 0.61.1 and @effect/rpc 0.76.2, which want 3.22.1 / 0.97.1.
+  const aiVersion = lowest(pkg.peerDependencies["@effect/ai"])
+  const aiPeers = JSON.parse(run("npm", ["view", `@effect/ai@${aiVersion}`, "peerDependencies", "--json"], { cwd: app }))
+  const aiInstall = [`@effect/ai@${aiVersion}`, ...["@effect/experimental", "@effect/rpc"].map((name) => `${name}@${lowest(aiPeers[name])}`)]
+  step(`installing the optional peer: ${aiInstall.join(", ")}`)
+  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...aiInstall], { cwd: app })
+  checkOneEffect()
+  const tsconfig = JSON.parse(readFileSync(join(app, "tsconfig.json"), "utf8"))
+  writeFileSync(join(app, "tsconfig.json"), JSON.stringify({ ...tsconfig, include: ["program.ts", "programAi.ts"] }, null, 2))
+  step("type-checking and running programAi.ts (effect-grok/ai)")
+  run(join(app, "node_modules/.bin/tsc"), ["-p", "."], { cwd: app })
+  const aiOutput = run("node", ["dist/programAi.js"], { cwd: app })
+  process.stdout.write(`${aiOutput.trimEnd().replace(/^/gm, "  | ")}\n`)
+  if (aiOutput.includes("Executing an Effect versioned")) throw new Error("effect warned about two versions at run time")
+  if (!aiOutput.includes("consumer check (effect-grok/ai):")) throw new Error("programAi.ts did not report its checks")
 
   step("running the installed CLI")
   const bin = join(app, "node_modules/.bin/effect-grok")

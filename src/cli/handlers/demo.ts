@@ -164,7 +164,7 @@ const runDemo = (flags: DemoFlags, scenario: DemoScenario.Scenario, isTTY: boole
     )
     const grok = Context.get(context, GrokClient.GrokClient)
     const calls: Array<CallOutcome> = []
-    const keys = new Map([scenario.model, scenario.fallbackModel].map((model) => [limitKey(config.apiKey, model), model]))
+    const keys = new Map([scenario.model, scenario.fallbackModel].map((model) => [limitKey(config.apiKey, model, config.rateLimitKey), model]))
     const runContext: RunContext = {
       simulatorStartedAt,
       brownout: scenario.brownout,
@@ -184,7 +184,7 @@ const runDemo = (flags: DemoFlags, scenario: DemoScenario.Scenario, isTTY: boole
       progress,
       before: yield* Metrics.snapshotTotals,
       limiter,
-      key: limitKey(config.apiKey, config.model),
+      key: limitKey(config.apiKey, config.model, config.rateLimitKey),
       stopping: () => stopping
     })
     const view = makeView(isTTY)

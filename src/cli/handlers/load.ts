@@ -23,11 +23,21 @@ import { runWorkload, type Summary } from "../workload.js"
 const positive = (name: string, value: number) =>
   Number.isInteger(value) && value > 0 ? Effect.void : Effect.fail(new UsageError({ message: `--${name} must be a positive integer` }))
 
+/** `--redis-unavailable`: `fail`, or the share each process takes locally. */
+const onRedisUnavailable = (value: string): Effect.Effect<"fail" | { readonly fallback: { readonly share: number } }, UsageError> => {
+  if (value.trim() === "fail") return Effect.succeed("fail")
+  const share = Number(value)
+  return value.trim() !== "" && share > 0 && share <= 1
+    ? Effect.succeed({ fallback: { share } })
+    : Effect.fail(new UsageError({ message: `--redis-unavailable must be \`fail\` or a share in (0, 1], got ${JSON.stringify(value)}` }))
+}
+
 /** The limiter layer the flags ask for. */
 const limiterLayer = (flags: {
   readonly rpm: Option.Option<number>
   readonly tpm: Option.Option<number>
   readonly redis: Option.Option<string>
+  readonly onUnavailable: "fail" | { readonly fallback: { readonly share: number } }
 }): Layer.Layer<RateLimiter.RateLimiter, UsageError> => {
   const limits = {
     requestsPerMinute: Option.getOrUndefined(flags.rpm),
@@ -40,7 +50,7 @@ const limiterLayer = (flags: {
       Layer.unwrapEffect(
         Effect.map(
           Effect.promise(() => import("../../resilience/RateLimiterRedis.js")),
-          (RateLimiterRedis) => RateLimiterRedis.layer({ url, limits, onUnavailable: "fail" })
+          (RateLimiterRedis) => RateLimiterRedis.layer({ url, limits, onUnavailable: flags.onUnavailable })
         )
       )
   })
@@ -68,10 +78,11 @@ export const handler = (flags: LoadFlags) =>
     yield* positive("concurrency", flags.concurrency)
     if (Option.isSome(flags.rpm)) yield* positive("rpm", flags.rpm.value)
     if (Option.isSome(flags.tpm)) yield* positive("tpm", flags.tpm.value)
+    const onUnavailable = yield* onRedisUnavailable(flags.redisUnavailable)
     const config = yield* resolveConfig(flags)
     const summary = yield* Effect.scoped(Effect.gen(function*() {
       const drain = yield* Drain.make((stopping) => printError(Drain.stoppingLine(stopping)))
-      const limiter = Layer.map(limiterLayer(flags), (context) =>
+      const limiter = Layer.map(limiterLayer({ ...flags, onUnavailable }), (context) =>
         Context.make(RateLimiter.RateLimiter, drain.limiter(Context.get(context, RateLimiter.RateLimiter))))
       return yield* runWorkload({
         requests: flags.requests,

@@ -7,7 +7,7 @@
  * @internal
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Effect, Either, Option, Stream } from "effect"
+import { Duration, Effect, Either, Option, Stream } from "effect"
 import * as FaultPlan from "../../simulator/FaultPlan.js"
 import type * as Quota from "../../simulator/Quota.js"
 import * as Simulator from "../../simulator/Simulator.js"
@@ -15,6 +15,36 @@ import { parseDuration } from "../args.js"
 import * as Signals from "../internal/signals.js"
 import { printError, printLine, UsageError } from "../output.js"
 import type { SimulateFlags } from "../simulate.js"
+
+/** The `--batch-*` flags as the simulator's batch options. */
+const batchOptions = (flags: {
+  readonly batchAddLimit: Option.Option<number>
+  readonly batchAddWindow: Option.Option<string>
+  readonly batchProcessing: Option.Option<string>
+  readonly batchFailureRate: Option.Option<number>
+}): Either.Either<Simulator.BatchOptions, UsageError> =>
+  Either.gen(function*() {
+    const window = Option.isNone(flags.batchAddWindow)
+      ? undefined
+      : yield* Either.mapLeft(parseDuration(flags.batchAddWindow.value), (message) => new UsageError({ message: `--batch-add-window: ${message}` }))
+    let processing: Simulator.BatchOptions["processing"]
+    if (Option.isSome(flags.batchProcessing)) {
+      const [min = "", max] = flags.batchProcessing.value.split("-")
+      const bad = (message: string) => new UsageError({ message: `--batch-processing: ${message} (expected MIN-MAX, e.g. 1s-10s)` })
+      // Zero is a fine minimum here (parseDuration refuses it for timeouts).
+      const duration = (text: string) => /^\s*0+(ms|s|m|h)?\s*$/.test(text) ? Either.right(Duration.zero) : parseDuration(text)
+      processing = {
+        min: yield* Either.mapLeft(duration(min), bad),
+        max: yield* Either.mapLeft(duration(max ?? min), bad)
+      }
+    }
+    return {
+      addCallLimit: Option.getOrUndefined(flags.batchAddLimit),
+      addCallWindow: window,
+      processing,
+      failureRate: Option.getOrUndefined(flags.batchFailureRate)
+    }
+  })
 
 /** Inline JSON starts with `[` or `{`; anything else is a file path. */
 const loadFaults = (
@@ -70,6 +100,7 @@ export const handler = (flags: SimulateFlags) =>
   Signals.handling(Effect.gen(function*() {
     const faults = yield* loadFaults(flags.faults)
     const quota = yield* quotaOf(flags)
+    const batch = yield* batchOptions(flags)
     const latency = Option.isNone(flags.latency)
       ? undefined
       : yield* parseDuration(flags.latency.value).pipe(
@@ -86,7 +117,8 @@ export const handler = (flags: SimulateFlags) =>
         faults,
         seed: Option.getOrUndefined(flags.seed),
         latency,
-        apiKeys: flags.apiKeys.length > 0 ? flags.apiKeys : undefined
+        apiKeys: flags.apiKeys.length > 0 ? flags.apiKeys : undefined,
+        batch
       }).pipe(Effect.mapError((error) => new UsageError({ message: error.message })))
       const ended = yield* sim.subscribe
       yield* printLine(`GrokSimulator listening on ${sim.url}`)

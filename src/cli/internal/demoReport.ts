@@ -159,11 +159,12 @@ export const serverAnswers = (call: CallOutcome, context: RunContext): string =>
 
 /** Which protection stopped retrying a failed call, and why, in a few words. */
 export const whoGaveUp = (call: CallOutcome, context: RunContext): string => {
-  const gaveUp: GaveUp = call.record.gaveUp ?? "not-retryable"
   const error = call.error
+  if (error?.retryBudgetExhausted === true) return "the retry budget: spent (see below)"
+  const gaveUp: GaveUp = call.record.gaveUp ?? "not-retryable"
   switch (gaveUp) {
-    case "budget":
-      return "the retry budget: spent (see below)"
+    case "refused":
+      return "the call's deadline: no time left to retry"
     case "policy":
       return `the retry policy: ${plural(context.maxRetries, "retry")}, all used`
     case "not-retryable":
@@ -173,6 +174,10 @@ export const whoGaveUp = (call: CallOutcome, context: RunContext): string => {
       return `none: ${error?._tag ?? "the error"}${error?.status == null ? "" : ` (HTTP ${error.status})`} cannot succeed on a retry`
   }
 }
+
+/** Why `call` failed, as {@link protectionNotes} groups the reasons. */
+const reasonOf = (call: CallOutcome): "budget" | GaveUp =>
+  call.error?.retryBudgetExhausted === true ? "budget" : call.record.gaveUp ?? "not-retryable"
 
 const failureHeaders = ["call", "priority", "what the server answered", "who stopped retrying, and why"]
 
@@ -185,7 +190,7 @@ export const failureRows = (result: DemoResult): ReadonlyArray<ReadonlyArray<str
 
 /** What each protection named in the failures does, once each. */
 export const protectionNotes = (result: DemoResult): ReadonlyArray<string> => {
-  const reasons = new Set(result.calls.filter((call) => !call.cancelled && !answered(call)).map((call) => call.record.gaveUp))
+  const reasons = new Set(result.calls.filter((call) => !call.cancelled && !answered(call)).map(reasonOf))
   const { budgetRatio, maxRetries } = result.context
   return [
     ...(reasons.has("budget")

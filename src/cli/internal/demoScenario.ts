@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import * as GrokConfig from "../../GrokConfig.js"
 import type * as FaultPlan from "../../simulator/FaultPlan.js"
 import type * as Quota from "../../simulator/Quota.js"
 import type * as RateLimiter from "../../resilience/RateLimiter.js"
@@ -49,7 +50,7 @@ export const make = (options: ScenarioOptions): Scenario => {
   const brownoutAt = Math.round(idealSeconds * 550)
   const brownoutMillis = 1500
   const capacityAt = Math.max(1, Math.round(options.requests * 0.3))
-  const model = "grok-4"
+  const model = GrokConfig.defaultModel
   const fallbackModel = "grok-3-mini"
   const faults: FaultPlan.FaultPlan = [
     {

@@ -47,10 +47,11 @@ export interface Attempt {
  * - `not-retryable`: the retry loop, before asking the policy (the error cannot be fixed by
  *   retrying, or the server asked to wait longer than the retry-after cap);
  * - `policy`: the retry policy (its limit of retries);
- * - `budget`: the policy allowed a retry and the retry loop refused it: the client's retry
- *   budget was spent (or the call's deadline was near).
+ * - `refused`: the policy allowed a retry and the retry loop refused it: the client's retry
+ *   budget was spent (the error says so: `retryBudgetExhausted`), or the wait would have
+ *   ended past the call's deadline.
  */
-export type GaveUp = "not-retryable" | "policy" | "budget"
+export type GaveUp = "not-retryable" | "policy" | "refused"
 
 /** What happened to one call. */
 export interface CallRecord {
@@ -107,7 +108,7 @@ const cancellable = (phase: Phase) => phase === "waiting" || phase === "backoff"
 const recordOf = (state: CallState, exit: Exit.Exit<unknown, unknown>): CallRecord => ({
   attempts: state.attempts,
   // The policy said yes and no attempt followed: the retry loop refused the retry.
-  gaveUp: Exit.isSuccess(exit) ? undefined : state.decision === "retry" ? "budget" : state.decision
+  gaveUp: Exit.isSuccess(exit) ? undefined : state.decision === "retry" ? "refused" : state.decision
 })
 
 /**

@@ -26,7 +26,15 @@ export interface Limits {
 }
 
 export type Admission =
-  | { readonly _tag: "Admitted" }
+  | {
+    readonly _tag: "Admitted"
+    /**
+     * Set when the decision was taken by this process alone at `share` of the quota (the
+     * fallback while Redis is away): the call stands for `1 / share` of the quota's calls, which
+     * is how the engine measures the rate it sends (AIMD cuts from it and regrows to twice it).
+     */
+    readonly share?: number
+  }
   /** Not now: try again in `retryInMillis` (never 0; the store rounds up). */
   | { readonly _tag: "Wait"; readonly retryInMillis: number }
 
@@ -34,6 +42,8 @@ export type Admission =
 export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{
   readonly message: string
   readonly cause?: unknown
+  /** No answer came in time (a hang), rather than a refusal or an error. */
+  readonly timedOut?: boolean
 }> {}
 
 export interface AdmissionStore {
@@ -47,4 +57,27 @@ export interface AdmissionStore {
   readonly adjustTokens: (key: string, delta: number, limits: Limits) => Effect.Effect<void, StoreUnavailable>
   /** Start (or extend, never shorten) the cooldown every caller of `key` observes. */
   readonly startCooldown: (key: string, millis: number) => Effect.Effect<void, StoreUnavailable>
+}
+
+/**
+ * What one process took of a key's quota while it decided alone, and the quota has not yet
+ * made up for: handed to the shared store when it is reachable again, so that decisions taken
+ * apart are counted together.
+ */
+export interface Spent {
+  /** The cooldown still to run. */
+  readonly cooldownMillis: number
+  /** Calls admitted ahead of the steady rate (the request schedule's lead, in calls). */
+  readonly requests: number
+  /** Tokens the bucket has yet to refill. */
+  readonly tokens: number
+}
+
+/** A store that can count, at once, what was spent elsewhere. */
+export interface AbsorbingStore extends AdmissionStore {
+  /**
+   * Add `spent` to the key's state as if those calls had been admitted here: the cooldown is
+   * extended (never shortened), the request schedule and the token bucket are debited.
+   */
+  readonly absorb: (key: string, spent: Spent, limits: Limits) => Effect.Effect<void, StoreUnavailable>
 }

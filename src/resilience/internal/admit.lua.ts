@@ -145,3 +145,38 @@ end
 return 0
 `
 )
+
+/**
+ * Count at once what one process spent of the quota while it decided alone (its fallback while
+ * Redis was away): extend the cooldown to what it still has to run (never shorten it), move the
+ * request schedule on by the calls it made ahead of the steady rate, and debit the tokens its
+ * bucket has yet to refill (below zero if need be, as `adjustTokens` does).
+ *
+ * KEYS: as `admit`. ARGV: 1 emission interval µs (0 = no request limit), 2 tokens refilled per µs
+ * (0 = no token limit), 3 token capacity, 4 calls, 5 tokens, 6 cooldown milliseconds (integer).
+ */
+export const absorbScript: LuaScript = script(
+  "absorb",
+  3,
+  `
+local cooldown = tonumber(ARGV[6])
+if cooldown > 0 and redis.call('PTTL', KEYS[3]) < cooldown then
+  redis.call('SET', KEYS[3], '1', 'PX', cooldown)
+end
+local now = now_micros()
+local interval = tonumber(ARGV[1])
+local calls = tonumber(ARGV[4])
+if interval > 0 and calls > 0 then
+  local arrival = math.max(now, tonumber(redis.call('GET', KEYS[1]) or now))
+  local next_arrival = arrival + calls * interval
+  redis.call('SET', KEYS[1], num(next_arrival), 'PX', ceil_millis(next_arrival - now))
+end
+local rate = tonumber(ARGV[2])
+local tokens = tonumber(ARGV[5])
+if rate > 0 and tokens > 0 then
+  local capacity = tonumber(ARGV[3])
+  write_bucket(KEYS[2], now, bucket_level(KEYS[2], now, rate, capacity) - tokens, rate, capacity)
+end
+return 0
+`
+)

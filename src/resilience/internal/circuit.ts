@@ -53,6 +53,8 @@ type Phase =
 
 export interface Circuit {
   phase: Phase
+  /** When the circuit last left `closed` (the outage's start), or `undefined` while closed. */
+  openedAt: number | undefined
   generation: number
   /** Probes that failed since the circuit last closed: how many times the break has doubled. */
   failedProbes: number
@@ -81,6 +83,7 @@ export type Transition = { readonly to: StateName; readonly failures?: number; r
 
 export const make = (): Circuit => ({
   phase: { _tag: "closed", buckets: [] },
+  openedAt: undefined,
   generation: 0,
   failedProbes: 0,
   line: new Set(),
@@ -94,11 +97,13 @@ const enter = (circuit: Circuit, phase: Phase): void => {
   circuit.generation++
 }
 
-const open = (circuit: Circuit, now: number, settings: Settings): void =>
+const open = (circuit: Circuit, now: number, settings: Settings): void => {
+  circuit.openedAt ??= now
   enter(circuit, {
     _tag: "open",
     until: now + Math.min(settings.breakMillis * 2 ** circuit.failedProbes, settings.maxBreakMillis)
   })
+}
 
 /** Let a call through, or say why not. An open circuit whose break is over half-opens here. */
 export const admit = (circuit: Circuit, now: number, settings: Settings): readonly [Admission, Transition] => {
@@ -167,6 +172,7 @@ export const record = (
       phase.successes++
       if (phase.successes < settings.halfOpenCalls) return undefined
       circuit.failedProbes = 0
+      circuit.openedAt = undefined
       enter(circuit, { _tag: "closed", buckets: [] })
       return { to: "closed" }
     case "closed": {

@@ -29,12 +29,13 @@ const timerSlackMillis = 4
 const minimumRate = 0.1
 
 /**
- * The GCRA burst for a request rate: one call at a time, evenly spaced, plus the timer slack.
+ * The GCRA burst for a request rate: the configured burst (requests that may go back to back),
+ * else one call at a time, evenly spaced, plus the timer slack.
  * Fractional: `(burst - 1) / rate` seconds is how early a call may go, less than a whole
  * interval unless the interval is shorter than the slack.
  */
-const burstFor = (requestsPerSecond: number): number =>
-  requestsPerSecond === Infinity ? 1 : 1 + timerSlackMillis * requestsPerSecond / 1000
+const burstFor = (requestsPerSecond: number, configuredBurst: number): number =>
+  requestsPerSecond === Infinity ? 1 : Math.max(configuredBurst, 1 + timerSlackMillis * requestsPerSecond / 1000)
 
 /** Admissions per second over about the last second (sliding window of two 1 s buckets). */
 class RateMeter {
@@ -47,9 +48,9 @@ class RateMeter {
     this.windowStart = now
   }
 
-  record(now: number): void {
+  record(now: number, weight: number): void {
     this.roll(now)
-    this.count++
+    this.count += weight
   }
 
   perSecond(now: number): number {
@@ -79,13 +80,23 @@ const limitsOf = (configured: KeyLimits): Limits => {
   if (limits === undefined) {
     limits = {
       requestsPerSecond: configured.requestsPerSecond,
-      requestBurst: burstFor(configured.requestsPerSecond),
+      requestBurst: burstFor(configured.requestsPerSecond, configured.burst),
       tokensPerMinute: configured.tokensPerMinute
     }
     configuredLimits.set(configured, limits)
   }
   return limits
 }
+
+/** Where AIMD stands: the adapted rate and how CUBIC regrows it. */
+interface Aimd {
+  readonly adaptiveRate: number
+  readonly ceiling: number
+  readonly recoverySeconds: number
+  readonly lastDecreaseAt: number
+}
+
+const noAimd: Aimd = { adaptiveRate: Infinity, ceiling: 0, recoverySeconds: 0, lastDecreaseAt: -Infinity }
 
 /** What a key learned from its responses; most keys never need it, so it comes on first use. */
 class Learned {
@@ -110,6 +121,11 @@ export class KeyQuota {
   /** Slow start's concurrency window; `Infinity` when slow start is off. */
   private window: number
   private learned: Learned | undefined = undefined
+  /**
+   * Where AIMD stood when this process began deciding alone at a share of the quota (Redis
+   * unreachable); `undefined` while decisions are shared or the process is alone anyway.
+   */
+  private aimdBeforeLocal: Aimd | undefined = undefined
 
   constructor(readonly configured: KeyLimits, private readonly tuning: Tuning) {
     this.window = tuning.startSlow ? 1 : Infinity
@@ -130,13 +146,45 @@ export class KeyQuota {
     return this.learned ??= new Learned()
   }
 
-  /** A call was admitted at `now`. */
-  recordAdmission(now: number): void {
+  /**
+   * A call was admitted at `now`; `share` is set when this process decided it alone at that share
+   * of the quota (while Redis is unreachable). Such a call stands for `1 / share` of the quota's
+   * calls, so that the rate measured, cut from and regrown towards stays the quota's.
+   *
+   * The cuts made while deciding alone are undone when decisions are shared again: they answered
+   * the overshoot of processes deciding apart, which the shared limiter ends (and the cooldown
+   * the server asked for is handed over to it), not a smaller quota.
+   */
+  recordAdmission(now: number, share: number | undefined): void {
+    if ((share !== undefined) !== (this.aimdBeforeLocal !== undefined)) this.switchDecider(share !== undefined)
     // Paced to a known limit, there is nothing to measure.
     if (this.limits.requestsPerSecond !== Infinity && (this.learned?.adaptiveRate ?? Infinity) === Infinity) return
     const learned = this.learning
     learned.meter ??= new RateMeter(now)
-    learned.meter.record(now)
+    learned.meter.record(now, share === undefined ? 1 : 1 / share)
+  }
+
+  private switchDecider(local: boolean): void {
+    const learned = this.learned
+    if (local) {
+      this.aimdBeforeLocal = learned === undefined
+        ? noAimd
+        : {
+          adaptiveRate: learned.adaptiveRate,
+          ceiling: learned.ceiling,
+          recoverySeconds: learned.recoverySeconds,
+          lastDecreaseAt: learned.lastDecreaseAt
+        }
+      return
+    }
+    const before = this.aimdBeforeLocal ?? noAimd
+    this.aimdBeforeLocal = undefined
+    if (learned === undefined) return
+    learned.adaptiveRate = before.adaptiveRate
+    learned.ceiling = before.ceiling
+    learned.recoverySeconds = before.recoverySeconds
+    learned.lastDecreaseAt = before.lastDecreaseAt
+    this.refresh(learned)
   }
 
   /**
@@ -226,7 +274,7 @@ export class KeyQuota {
     const requestsPerSecond = Math.min(known, learned.adaptiveRate)
     const tokensPerMinute = Math.min(this.configured.tokensPerMinute, learned.serverTokensPerMinute)
     if (requestsPerSecond !== this.limits.requestsPerSecond || tokensPerMinute !== this.limits.tokensPerMinute) {
-      this.limits = { requestsPerSecond, requestBurst: burstFor(requestsPerSecond), tokensPerMinute }
+      this.limits = { requestsPerSecond, requestBurst: burstFor(requestsPerSecond, this.configured.burst), tokensPerMinute }
     }
   }
 }

@@ -100,8 +100,19 @@ class KeyState {
 /** A ticket's token estimate as a number the stores can use: garbage counts as nothing. */
 const costOf = (tokens: number): number => (tokens >= 0 ? tokens : 0)
 
-const rejected = (key: string, reason: RateLimiterRejected["reason"], message: string) =>
-  new RateLimiterRejected({ key, reason, message })
+const rejected = (
+  key: string,
+  reason: RateLimiterRejected["reason"],
+  message: string,
+  waits?: { readonly waitedMillis: number; readonly predictedMillis: number | undefined }
+) =>
+  new RateLimiterRejected({
+    key,
+    reason,
+    message,
+    waited: waits === undefined ? undefined : Duration.millis(waits.waitedMillis),
+    predictedWait: waits?.predictedMillis === undefined ? undefined : Duration.millis(Math.ceil(waits.predictedMillis))
+  })
 
 const isSuccess = (outcome: Outcome): boolean =>
   outcome.status !== null && outcome.status < 500 && outcome.status !== 429 && outcome.rateLimited !== true
@@ -185,24 +196,37 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
       readonly release = (outcome: Outcome): Effect.Effect<void> => release(this, outcome)
     }
 
-    const grant = (state: KeyState, tokens: number, now: number, waited: Duration.Duration): Permit => {
+    const grant = (
+      state: KeyState,
+      tokens: number,
+      now: number,
+      waited: Duration.Duration,
+      share: number | undefined
+    ): Permit => {
       state.inFlight++
-      state.quota.recordAdmission(now)
+      state.quota.recordAdmission(now, share)
       return new GrantedPermit(state, state.quota.limits.tokensPerMinute === Infinity ? 0 : tokens, now, waited)
     }
 
     /** Remove `waiter` from the queue and fail it. */
-    const reject = (state: KeyState, waiter: Waiter, reason: RateLimiterRejected["reason"], message: string) => {
+    const reject = (
+      state: KeyState,
+      waiter: Waiter,
+      reason: RateLimiterRejected["reason"],
+      message: string,
+      waits?: Parameters<typeof rejected>[3]
+    ) => {
       state.queue?.remove(waiter)
-      waiter.resume(Effect.fail(rejected(state.key, reason, message)))
+      waiter.resume(Effect.fail(rejected(state.key, reason, message, waits)))
     }
 
     /** Whether the waiter's deadline is its caller's own, sooner than the queue's `maxWait`. */
     const ownDeadline = (waiter: Waiter) => waiter.deadline < waiter.enqueuedAt + options.maxWaitMillis
 
-    const timedOut = (state: KeyState, waiter: Waiter, now: number, more = 0) =>
-      ownDeadline(waiter)
-        ? reject(state, waiter, "deadline", deadlineMessage(state.key, waiter.deadline - waiter.enqueuedAt, more))
+    const timedOut = (state: KeyState, waiter: Waiter, now: number, more = 0) => {
+      const waits = { waitedMillis: now - waiter.enqueuedAt, predictedMillis: more > 0 ? now + more - waiter.enqueuedAt : undefined }
+      return ownDeadline(waiter)
+        ? reject(state, waiter, "deadline", deadlineMessage(state.key, waiter.deadline - waiter.enqueuedAt, more), waits)
         : reject(
           state,
           waiter,
@@ -210,8 +234,10 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
           more > 0
             ? `Call for key ${state.key} would wait ${Math.ceil(now + more - waiter.enqueuedAt)} ms in all, ` +
               `more than maxWait (${options.maxWaitMillis} ms)`
-            : `Call for key ${state.key} waited ${now - waiter.enqueuedAt} ms, reaching maxWait (${options.maxWaitMillis} ms)`
+            : `Call for key ${state.key} waited ${now - waiter.enqueuedAt} ms, reaching maxWait (${options.maxWaitMillis} ms)`,
+          waits
         )
+    }
 
     const expireOverdue = (state: KeyState, queue: WaitQueue<Waiter>, now: number) => {
       let waiter = queue.overdue(now)
@@ -284,7 +310,10 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
         return Effect.matchEffect(store.tryAdmit(state.key, head.tokens, limits), {
           onFailure: (error) => {
             state.reserved--
-            failAll(state, "unavailable", unavailableMessage(state.key, error))
+            // Only the call this decision was for: the next one asks again (at once when the
+            // store refuses outright), so each call is told by its own decision, and a reply lost
+            // once does not fail the whole queue.
+            if (head.queued) reject(state, head, "unavailable", unavailableMessage(state.key, error))
             return dispatch(state, queue)
           },
           onSuccess: (admission) => {
@@ -299,7 +328,7 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
                   : dispatch(state, queue)
               }
               queue.remove(head)
-              head.permit = grant(state, head.tokens, at, Duration.millis(at - head.enqueuedAt))
+              head.permit = grant(state, head.tokens, at, Duration.millis(at - head.enqueuedAt), admission.share)
               head.resume(Effect.succeed(head.permit))
               return dispatch(state, queue)
             }
@@ -387,7 +416,7 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
         onSuccess: (admission): Effect.Effect<Permit, RateLimiterRejected> => {
           if (admission._tag === "Admitted") {
             state.reserved--
-            return Effect.succeed(grant(state, tokens, clock.unsafeCurrentTimeMillis(), Duration.zero))
+            return Effect.succeed(grant(state, tokens, clock.unsafeCurrentTimeMillis(), Duration.zero, admission.share))
           }
           unreserve(state)
           return awaitPermit(state, tokens, rank, now, until)
@@ -404,7 +433,7 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
       return tokens > limits.tokensPerMinute
         ? Effect.fail(rejected(ticket.key, "too-large", tooLargeMessage(ticket.key, tokens, limits)))
         : until <= now
-        ? Effect.fail(rejected(ticket.key, "deadline", deadlineMessage(ticket.key, 0, 0)))
+        ? Effect.fail(rejected(ticket.key, "deadline", deadlineMessage(ticket.key, 0, 0), { waitedMillis: 0, predictedMillis: undefined }))
         : state.queued === 0 && state.hasRoom
         ? admitNow(state, tokens, rank, now, until)
         : awaitPermit(state, tokens, rank, now, until)

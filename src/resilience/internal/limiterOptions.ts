@@ -25,6 +25,8 @@ export interface KeyLimits {
   readonly requestsPerSecond: number
   readonly tokensPerMinute: number
   readonly maxConcurrency: number
+  /** Requests that may go back to back before pacing (>= 1), already multiplied by `share`. */
+  readonly burst: number
 }
 
 export interface ResolvedOptions {
@@ -73,7 +75,14 @@ const maxConcurrency = (option: string, input: unknown): Either.Either<number, I
     : invalid(option, "must be an integer >= 1", input)
 
 /** No configured limit of any kind. */
-export const unlimited: KeyLimits = { requestsPerSecond: Infinity, tokensPerMinute: Infinity, maxConcurrency: Infinity }
+export const unlimited: KeyLimits = { requestsPerSecond: Infinity, tokensPerMinute: Infinity, maxConcurrency: Infinity, burst: 1 }
+
+const burst = (option: string, input: unknown): Either.Either<number, InvalidLimiterOptions> =>
+  input === undefined
+    ? Either.right(1)
+    : Number.isInteger(input) && (input as number) >= 1
+    ? Either.right(input as number)
+    : invalid(option, "must be an integer >= 1", input)
 
 const resolveLimits = (
   option: string,
@@ -86,11 +95,13 @@ const resolveLimits = (
     perSecond: rate(`${option}.requestsPerSecond`, input.requestsPerSecond),
     perMinute: rate(`${option}.requestsPerMinute`, input.requestsPerMinute),
     tokensPerMinute: rate(`${option}.tokensPerMinute`, input.tokensPerMinute),
-    maxConcurrency: maxConcurrency(`${option}.maxConcurrency`, input.maxConcurrency)
+    maxConcurrency: maxConcurrency(`${option}.maxConcurrency`, input.maxConcurrency),
+    burst: burst(`${option}.burst`, input.burst)
   }).pipe(Either.map((limits) => ({
     requestsPerSecond: Math.min(limits.perSecond, limits.perMinute / 60) * share,
     tokensPerMinute: limits.tokensPerMinute * share,
-    maxConcurrency: limits.maxConcurrency
+    maxConcurrency: limits.maxConcurrency,
+    burst: Math.max(1, limits.burst * share)
   })))
 }
 

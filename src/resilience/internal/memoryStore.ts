@@ -10,15 +10,26 @@
  * @internal
  */
 import { Duration, Effect, type Scope } from "effect"
-import type { Admission, AdmissionStore, Limits } from "./admissionStore.js"
+import type { AbsorbingStore, Admission, Limits, Spent } from "./admissionStore.js"
 
 export interface MemoryStoreOptions {
   readonly idleKeyTtlMillis: number
 }
 
-export interface MemoryStore extends AdmissionStore {
+/** Every operation is synchronous and never fails. */
+export interface MemoryStore extends AbsorbingStore {
+  readonly tryAdmit: (key: string, tokens: number, limits: Limits) => Effect.Effect<Admission>
+  readonly adjustTokens: (key: string, delta: number, limits: Limits) => Effect.Effect<void>
+  readonly startCooldown: (key: string, millis: number) => Effect.Effect<void>
+  readonly absorb: (key: string, spent: Spent, limits: Limits) => Effect.Effect<void>
   /** Keys currently holding state. */
   readonly size: () => number
+  /**
+   * Forget the key, answering what its state still holds against the quota (measured with
+   * `limits`), or `undefined` when it held nothing: how the fallback hands its local decisions
+   * over to the shared store.
+   */
+  readonly take: (key: string, limits: Limits) => Effect.Effect<Spent | undefined>
 }
 
 /** Float slack, so that a call arriving exactly on its slot is not refused by rounding. */
@@ -44,6 +55,15 @@ class Entry {
   }
 }
 
+/** How far `at` is ahead of `now`, in milliseconds (0 when it has passed). */
+const aheadOf = (at: number, now: number): number => (at > now ? at - now : 0)
+
+/*
+ * The checks below are on durations relative to `now`, never on `now + interval - now`: at
+ * epoch-millisecond magnitudes a double keeps only about 1/4096 ms, so that difference would
+ * carry a rounding error larger than EPSILON. As `now` is a whole number of milliseconds, the
+ * error would be the same at every `now`, and an idle key would answer "wait 1 ms" forever.
+ */
 const decide = (entry: Entry, now: number, tokens: number, limits: Limits): Admission => {
   if (entry.cooldownUntil > now) return wait(entry.cooldownUntil - now)
   let waitMillis = 0
@@ -51,15 +71,17 @@ const decide = (entry: Entry, now: number, tokens: number, limits: Limits): Admi
   let tokensFullAt = entry.tokensFullAt
   if (limits.requestsPerSecond !== Infinity) {
     const interval = 1000 / limits.requestsPerSecond
+    const ahead = aheadOf(entry.requestsAt, now)
     requestsAt = Math.max(entry.requestsAt, now) + interval
     // A call may go while the schedule, itself included, is at most `burst` intervals ahead.
-    const early = requestsAt - now - Math.max(1, limits.requestBurst) * interval
+    const early = ahead - (Math.max(1, limits.requestBurst) - 1) * interval
     if (early > EPSILON) waitMillis = early
   }
   if (limits.tokensPerMinute !== Infinity) {
+    const debt = aheadOf(entry.tokensFullAt, now) + tokens * bucketMillis / limits.tokensPerMinute
     tokensFullAt = Math.max(entry.tokensFullAt, now) + tokens * bucketMillis / limits.tokensPerMinute
     // It fits while the bucket's debt, this call included, is at most one minute of refill.
-    const short = tokensFullAt - now - bucketMillis
+    const short = debt - bucketMillis
     if (short > EPSILON) waitMillis = Math.max(waitMillis, short)
   }
   if (waitMillis > 0) return wait(waitMillis)
@@ -119,6 +141,39 @@ export const make = (options: MemoryStoreOptions): Effect.Effect<MemoryStore, ne
           if (!(millis > 0)) return
           const entry = entryOf(key)
           entry.cooldownUntil = Math.max(entry.cooldownUntil, clock.unsafeCurrentTimeMillis() + millis)
+        }),
+      absorb: (key, spent, limits) =>
+        Effect.sync(() => {
+          const now = clock.unsafeCurrentTimeMillis()
+          if (spent.cooldownMillis > 0) {
+            const entry = entryOf(key)
+            entry.cooldownUntil = Math.max(entry.cooldownUntil, now + spent.cooldownMillis)
+          }
+          if (spent.requests > 0 && limits.requestsPerSecond !== Infinity) {
+            const entry = entryOf(key)
+            entry.requestsAt = Math.max(entry.requestsAt, now) + spent.requests * 1000 / limits.requestsPerSecond
+          }
+          if (spent.tokens > 0 && limits.tokensPerMinute !== Infinity) {
+            const entry = entryOf(key)
+            entry.tokensFullAt = Math.max(entry.tokensFullAt, now) + spent.tokens * bucketMillis / limits.tokensPerMinute
+          }
+        }),
+      take: (key, limits) =>
+        Effect.sync(() => {
+          const entry = entries.get(key)
+          if (entry === undefined) return undefined
+          entries.delete(key)
+          const now = clock.unsafeCurrentTimeMillis()
+          const spent: Spent = {
+            cooldownMillis: aheadOf(entry.cooldownUntil, now),
+            requests: limits.requestsPerSecond === Infinity
+              ? 0
+              : aheadOf(entry.requestsAt, now) * limits.requestsPerSecond / 1000,
+            tokens: limits.tokensPerMinute === Infinity
+              ? 0
+              : aheadOf(entry.tokensFullAt, now) * limits.tokensPerMinute / bucketMillis
+          }
+          return spent.cooldownMillis > 0 || spent.requests > 0 || spent.tokens > 0 ? spent : undefined
         }),
       size: () => entries.size
     }

@@ -15,6 +15,12 @@ export interface ClientTimeouts {
   readonly connectTimeout: Duration.Duration
 }
 
+/**
+ * How long a connection may answer nothing before it is dropped and rebuilt (ioredis's socket
+ * timeout): a few command timeouts, so that one slow reply does not cost the connection.
+ */
+export const silentConnectionMillis = (commandTimeout: Duration.Duration): number => Duration.toMillis(commandTimeout) * 4
+
 /** Reconnection delay after the n-th failed attempt: quick at first, then once a second, forever. */
 const reconnectDelay = (attempt: number): number => Math.min(attempt * 50, 1_000)
 
@@ -47,8 +53,12 @@ export const connect = (
           // the command timed out (ioredis's timer would reject it first).
           // A connection that answers nothing for a few command timeouts is dropped and
           // rebuilt: meanwhile calls are refused at once instead of each waiting out its timeout.
-          socketTimeout: commandMillis * 4,
+          socketTimeout: silentConnectionMillis(timeouts.commandTimeout),
           connectTimeout: Duration.toMillis(timeouts.connectTimeout),
+          // How long closing waits for the socket to close before destroying it. ioredis arms
+          // this timer even for a socket that closed long ago (Redis gone, reconnecting), where
+          // nothing clears it: its default (2 s) would hold a process that is done that long.
+          disconnectTimeout: commandMillis,
           retryStrategy: reconnectDelay
         })
         // Connection errors repeat on every reconnection attempt; the fallback store reports

@@ -8,8 +8,8 @@
 import { createHash } from "node:crypto"
 import { Duration, Effect } from "effect"
 import type { Redis } from "ioredis"
-import { adjustTokensScript, admitScript, type LuaScript, startCooldownScript } from "./admit.lua.js"
-import { type Admission, type AdmissionStore, type Limits, StoreUnavailable } from "./admissionStore.js"
+import { absorbScript, adjustTokensScript, admitScript, type LuaScript, startCooldownScript } from "./admit.lua.js"
+import { type AbsorbingStore, type Admission, type Limits, type Spent, StoreUnavailable } from "./admissionStore.js"
 
 /** What the store needs of a client: both `Redis` and `Cluster` from ioredis qualify. */
 export type ScriptClient = Pick<Redis, "evalsha" | "eval">
@@ -69,8 +69,10 @@ const toScriptLimits = (limits: Limits): Effect.Effect<ScriptLimits> =>
     })
     : Effect.dieMessage(`Invalid limits for the Redis admission store: ${JSON.stringify(limits)}`)
 
-const tokenCount = (n: number, what: string): Effect.Effect<number> =>
+const finite = (n: number, what: string): Effect.Effect<number> =>
   Number.isFinite(n) ? Effect.succeed(n) : Effect.dieMessage(`Invalid ${what} for the Redis admission store: ${n}`)
+
+const positive = (n: number): number => (n > 0 ? n : 0)
 
 const describe = (cause: unknown): string => {
   const message = cause instanceof Error ? cause.message : String(cause)
@@ -129,7 +131,7 @@ const withinTimeout = <A>(
   }))
 
 /** @internal */
-export const make = (options: RedisStoreOptions): AdmissionStore => {
+export const make = (options: RedisStoreOptions): AbsorbingStore => {
   const { client, commandTimeout, prefix } = options
   const timeoutMillis = Duration.toMillis(commandTimeout)
   const timeoutText = Duration.format(commandTimeout)
@@ -138,7 +140,7 @@ export const make = (options: RedisStoreOptions): AdmissionStore => {
     withinTimeout(
       () => evaluate(client, script, keys, args),
       timeoutMillis,
-      () => new StoreUnavailable({ message: `Redis did not answer ${script.name} within ${timeoutText}` }),
+      () => new StoreUnavailable({ message: `Redis did not answer ${script.name} within ${timeoutText}`, timedOut: true }),
       (cause) => new StoreUnavailable({ message: `Redis ${script.name} failed: ${describe(cause)}`, cause })
     )
 
@@ -146,7 +148,7 @@ export const make = (options: RedisStoreOptions): AdmissionStore => {
     Effect.gen(function*() {
       const l = yield* toScriptLimits(limits)
       // Without a token limit the estimate plays no part (and may be anything, even Infinity).
-      const cost = l.tokensPerMicro === 0 ? 0 : Math.max(0, yield* tokenCount(tokens, "token estimate"))
+      const cost = l.tokensPerMicro === 0 ? 0 : Math.max(0, yield* finite(tokens, "token estimate"))
       const k = keysFor(prefix, key)
       const reply = yield* run(admitScript, [k.request, k.tokens, k.cooldown], [
         l.intervalMicros,
@@ -163,7 +165,7 @@ export const make = (options: RedisStoreOptions): AdmissionStore => {
   const adjustTokens = (key: string, delta: number, limits: Limits): Effect.Effect<void, StoreUnavailable> =>
     Effect.gen(function*() {
       const l = yield* toScriptLimits(limits)
-      const amount = yield* tokenCount(delta, "token adjustment")
+      const amount = yield* finite(delta, "token adjustment")
       if (amount === 0 || l.tokensPerMicro === 0) return
       yield* run(adjustTokensScript, [keysFor(prefix, key).tokens], [l.tokensPerMicro, l.tokenCapacity, amount])
     })
@@ -175,5 +177,23 @@ export const make = (options: RedisStoreOptions): AdmissionStore => {
       : Effect.void
   }
 
-  return { tryAdmit, adjustTokens, startCooldown }
+  const absorb = (key: string, spent: Spent, limits: Limits): Effect.Effect<void, StoreUnavailable> =>
+    Effect.gen(function*() {
+      const l = yield* toScriptLimits(limits)
+      const calls = l.intervalMicros === 0 ? 0 : positive(yield* finite(spent.requests, "count of calls spent"))
+      const tokens = l.tokensPerMicro === 0 ? 0 : positive(yield* finite(spent.tokens, "count of tokens spent"))
+      const cooldown = Math.ceil(positive(yield* finite(spent.cooldownMillis, "cooldown")))
+      if (calls === 0 && tokens === 0 && cooldown === 0) return
+      const k = keysFor(prefix, key)
+      yield* run(absorbScript, [k.request, k.tokens, k.cooldown], [
+        l.intervalMicros,
+        l.tokensPerMicro,
+        l.tokenCapacity,
+        calls,
+        tokens,
+        cooldown
+      ])
+    })
+
+  return { tryAdmit, adjustTokens, startCooldown, absorb }
 }

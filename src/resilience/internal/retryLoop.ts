@@ -11,6 +11,7 @@
  * @internal
  */
 import { Clock, Duration, Effect, Option } from "effect"
+import * as Logging from "../../Logging.js"
 import type { RetryBudget } from "../RetryBudget.js"
 import type { Retryable, RetryEvent, RetryPolicy } from "../RetryPolicy.js"
 import { step } from "./retrySchedule.js"
@@ -21,6 +22,8 @@ export interface LoopOptions<E extends Retryable> {
   readonly onRetry: ((event: RetryEvent<E>) => Effect.Effect<void>) | undefined
   /** The longest Retry-After waited for (millis); a longer one ends the retries. */
   readonly retryAfterCapMillis: number
+  /** The error a call fails with when the budget refuses to retry `error` (default: `error` itself). */
+  readonly onBudgetRefused?: ((error: E) => Effect.Effect<E>) | undefined
 }
 
 /** Whether the contract forbids retrying `error`, whatever the policy says. */
@@ -66,11 +69,14 @@ const retriesAfter = <A, E extends Retryable, R>(
       if (Option.isNone(next)) return yield* Effect.fail(error)
       const delayMillis = atLeastRetryAfter(error, next.value.delayMillis)
       if (now + delayMillis >= deadlineAt) return yield* Effect.fail(error)
-      if (budget !== undefined && !(yield* budget.tryWithdraw)) return yield* Effect.fail(error)
+      if (budget !== undefined && !(yield* budget.tryWithdraw)) {
+        return yield* Effect.fail(options.onBudgetRefused === undefined ? error : yield* options.onBudgetRefused(error))
+      }
       const event: RetryEvent<E> = { attempt: retry, delay: Duration.millis(delayMillis), reason: reasonFor(error, delayMillis), error }
-      yield* Effect.logDebug("retrying").pipe(
-        Effect.annotateLogs({ attempt: retry, delayMillis: Math.round(delayMillis), reason: event.reason, error: tagOf(error) })
-      )
+      // Logged here only for callers who watch no retries themselves (the client logs its own).
+      if (onRetry === undefined) {
+        yield* Logging.log("retrying", { attempt: retry, delayMillis, reason: event.reason, error: tagOf(error) })
+      }
       if (onRetry !== undefined) yield* onRetry(event)
       if (delayMillis > 0) yield* Effect.sleep(event.delay)
       state = next.value.state

@@ -55,7 +55,8 @@ const requestChecks: ReadonlyArray<readonly [string, (u: unknown) => boolean]> =
   ["stream", (u) => typeof u === "boolean"],
   ["reasoning_effort", isString],
   ["user", isString],
-  ["deferred", (u) => typeof u === "boolean"]
+  ["deferred", (u) => typeof u === "boolean"],
+  ["service_tier", isString]
 ]
 
 const schemaOnly = ["tools", "tool_choice", "response_format", "stop", "stream_options"]
@@ -97,7 +98,7 @@ const usageKeys = new Set([
 ])
 const messageKeys = new Set(["role", "content", "reasoning_content", "refusal"])
 const choiceKeys = new Set(["index", "message", "finish_reason"])
-const completionKeys = new Set(["id", "object", "created", "model", "choices", "usage", "system_fingerprint"])
+const completionKeys = new Set(["id", "object", "created", "model", "choices", "usage", "system_fingerprint", "service_tier"])
 
 const isNumbers = (u: unknown, keys: ReadonlySet<string>): boolean => {
   if (!isObject(u) || !hasOnly(u, keys)) return false
@@ -127,7 +128,7 @@ const isPlainChoice = (u: unknown): boolean => {
 export const isPlainCompletion = (u: unknown): u is Chat.ChatCompletion => {
   if (!isObject(u) || !hasOnly(u, completionKeys)) return false
   if (!isString(u.id) || u.object !== "chat.completion" || !isNumber(u.created) || !isString(u.model)) return false
-  if (!isMaybe(u.usage, isPlainUsage) || !isMaybe(u.system_fingerprint, isString)) return false
+  if (!isMaybe(u.usage, isPlainUsage) || !isMaybe(u.system_fingerprint, isString) || !isMaybe(u.service_tier, isString)) return false
   const choices = u.choices
   if (!Array.isArray(choices)) return false
   for (const choice of choices) if (!isPlainChoice(choice)) return false

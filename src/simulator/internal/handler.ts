@@ -139,6 +139,7 @@ export const make = (settings: Settings, state: State, onEnded: (entry: Entry) =
     }
     return found.route.handle({
       params: found.params,
+      query: new URLSearchParams((request.url ?? "").split("?")[1] ?? ""),
       body,
       nowMillis,
       catalog: settings.catalog,

@@ -16,6 +16,10 @@ export interface CatalogEntry {
 
 /** Reasoning as xAI's models show it: grok-3-mini streams its thoughts, grok-4 only counts them. */
 export const defaultCatalog: ReadonlyArray<CatalogEntry> = [
+  { id: "grok-4.3", reasoning: "hidden" },
+  { id: "grok-4.20-0309-reasoning", reasoning: "hidden" },
+  { id: "grok-4.20-0309-non-reasoning", reasoning: "none" },
+  { id: "grok-4.20-multi-agent-0309", reasoning: "hidden" },
   { id: "grok-4", reasoning: "hidden" },
   { id: "grok-4-fast-reasoning", reasoning: "hidden" },
   { id: "grok-4-fast-non-reasoning", reasoning: "none" },

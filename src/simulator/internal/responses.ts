@@ -1,47 +1,31 @@
 /**
  * `POST /v1/responses`, plain and streamed, shaped like xAI's recorded Responses traffic:
- * the same deterministic completion, usage, quota charge and fault plan as chat
- * completions, in the Responses vocabulary (output items, `input_tokens` / `output_tokens`
- * with reasoning inside the output, semantic stream events with `sequence_number`).
+ * the same deterministic completion (tool calls and JSON answers included), usage, quota
+ * charge and fault plan as chat completions, in the Responses vocabulary (output items,
+ * `input_tokens` / `output_tokens` with reasoning inside the output, semantic stream events
+ * with `sequence_number`).
  *
  * @internal
  */
-import { Effect, Schema } from "effect"
+import { Effect } from "effect"
 import type { Usage } from "../Simulator.js"
-import { type Completion, complete, type Message, wireUsage } from "./completions.js"
+import { type Completion, complete, grantedTier, type ToolCall, wireUsage } from "./completions.js"
 import { uuid } from "./ids.js"
 import * as Reply from "./reply.js"
+import { messagesOf, ResponsesRequest } from "./responsesRequest.js"
 import { decodeBody, type Route } from "./routes.js"
+import * as Structured from "./structured.js"
 
-const PositiveInt = Schema.Int.pipe(Schema.positive())
-
-const InputItem = Schema.Struct({
-  type: Schema.optional(Schema.NullOr(Schema.String)),
-  role: Schema.optional(Schema.NullOr(Schema.String)),
-  content: Schema.optional(Schema.Unknown)
-})
-
-const ResponsesRequest = Schema.Struct({
-  model: Schema.String.pipe(Schema.nonEmptyString()),
-  input: Schema.Union(Schema.String, Schema.Array(InputItem).pipe(Schema.minItems(1))),
-  instructions: Schema.optional(Schema.NullOr(Schema.String)),
-  max_output_tokens: Schema.optional(Schema.NullOr(PositiveInt)),
-  stream: Schema.optional(Schema.NullOr(Schema.Boolean)),
-  previous_response_id: Schema.optional(Schema.NullOr(Schema.String))
-})
-
-type ResponsesRequest = typeof ResponsesRequest.Type
-
-/** The conversation as chat messages: instructions as a system message, then every input item with a role. */
-const messagesOf = (request: ResponsesRequest): ReadonlyArray<Message> => {
-  const instructions: ReadonlyArray<Message> = request.instructions == null
-    ? []
-    : [{ role: "system", content: request.instructions }]
-  if (typeof request.input === "string") return [...instructions, { role: "user", content: request.input }]
-  return [
-    ...instructions,
-    ...request.input.flatMap((item) => (item.role == null ? [] : [{ role: item.role, content: item.content }]))
-  ]
+const formatOf = (request: ResponsesRequest): Structured.OutputFormat => {
+  const format = request.text?.format
+  switch (format?.type) {
+    case "json_object":
+      return { _tag: "JsonObject" }
+    case "json_schema":
+      return { _tag: "JsonSchema", schema: format.schema }
+    default:
+      return Structured.text
+  }
 }
 
 /** Responses usage: reasoning tokens are inside `output_tokens`, and `total = input + output`. */
@@ -60,6 +44,8 @@ interface Answer {
   readonly id: string
   readonly createdAt: number
   readonly request: ResponsesRequest
+  /** The model that answers. */
+  readonly model: string
   readonly completion: Completion
 }
 
@@ -82,10 +68,25 @@ const messageItem = (answer: Answer, status: string, content: ReadonlyArray<Retu
   status
 })
 
+const functionCallItem = (call: ToolCall, status: string, args: string) => ({
+  arguments: args,
+  call_id: call.id,
+  id: `fc_${call.id}`,
+  name: call.name,
+  type: "function_call",
+  status
+})
+
+/** What the model wrote: a function call, or a message. */
+const outputItems = (answer: Answer) =>
+  answer.completion.toolCalls.length > 0
+    ? answer.completion.toolCalls.map((call) => functionCallItem(call, "completed", call.arguments))
+    : [messageItem(answer, isCut(answer) ? "incomplete" : "completed", [textPart(answer.completion.content.join(""))])]
+
 const finalItems = (answer: Answer) => {
   const reasoning = answer.completion.reasoning
-  const message = messageItem(answer, isCut(answer) ? "incomplete" : "completed", [textPart(answer.completion.content.join(""))])
-  return reasoning.length === 0 ? [message] : [reasoningItem(answer, "completed", [reasoning.join("")]), message]
+  const output = outputItems(answer)
+  return reasoning.length === 0 ? output : [reasoningItem(answer, "completed", [reasoning.join("")]), ...output]
 }
 
 /** The response object, as xAI sends it (`in_progress` without output and usage while streaming). */
@@ -93,7 +94,7 @@ const response = (answer: Answer, done: boolean) => ({
   created_at: answer.createdAt,
   id: answer.id,
   max_output_tokens: answer.request.max_output_tokens ?? null,
-  model: answer.request.model,
+  model: answer.model,
   object: "response",
   output: done ? finalItems(answer) : [],
   parallel_tool_calls: true,
@@ -109,14 +110,15 @@ const response = (answer: Answer, done: boolean) => ({
   incomplete_details: done && isCut(answer) ? { reason: "max_output_tokens" } : null,
   status: done ? (isCut(answer) ? "incomplete" : "completed") : "in_progress",
   store: true,
-  metadata: {}
+  metadata: {},
+  ...(grantedTier(answer.request.service_tier) === undefined ? {} : { service_tier: grantedTier(answer.request.service_tier) })
 })
 
 /**
  * The events of the stream, as JSON text, in xAI's order: created, in progress, the
  * reasoning item (visible reasoning only) with its summary deltas, the message with its
- * text deltas, then `response.completed` (`response.incomplete` when cut at
- * `max_output_tokens`).
+ * text deltas (or each function call with its arguments, whole, in one delta), then
+ * `response.completed` (`response.incomplete` when cut at `max_output_tokens`).
  */
 const events = (answer: Answer): ReadonlyArray<string> => {
   const out: Array<Record<string, unknown>> = []
@@ -137,15 +139,25 @@ const events = (answer: Answer): ReadonlyArray<string> => {
     emit("response.output_item.done", { item: reasoningItem(answer, "completed", [summary]), output_index: outputIndex })
     outputIndex++
   }
-  const position = { content_index: 0, item_id: `msg_${answer.id}`, output_index: outputIndex }
-  const text = content.join("")
-  emit("response.output_item.added", { item: messageItem(answer, "in_progress", []), output_index: outputIndex })
-  emit("response.content_part.added", { ...position, part: textPart("") })
-  for (const delta of content) emit("response.output_text.delta", { ...position, delta, logprobs: [] })
-  emit("response.output_text.done", { ...position, text, logprobs: [] })
-  emit("response.content_part.done", { ...position, part: textPart(text) })
   const status = isCut(answer) ? "incomplete" : "completed"
-  emit("response.output_item.done", { item: messageItem(answer, status, [textPart(text)]), output_index: outputIndex })
+  for (const call of answer.completion.toolCalls) {
+    const position = { item_id: `fc_${call.id}`, output_index: outputIndex }
+    emit("response.output_item.added", { item: functionCallItem(call, "in_progress", ""), output_index: outputIndex })
+    emit("response.function_call_arguments.delta", { ...position, delta: call.arguments })
+    emit("response.function_call_arguments.done", { ...position, arguments: call.arguments })
+    emit("response.output_item.done", { item: functionCallItem(call, "completed", call.arguments), output_index: outputIndex })
+    outputIndex++
+  }
+  if (answer.completion.toolCalls.length === 0) {
+    const position = { content_index: 0, item_id: `msg_${answer.id}`, output_index: outputIndex }
+    const text = content.join("")
+    emit("response.output_item.added", { item: messageItem(answer, "in_progress", []), output_index: outputIndex })
+    emit("response.content_part.added", { ...position, part: textPart("") })
+    for (const delta of content) emit("response.output_text.delta", { ...position, delta, logprobs: [] })
+    emit("response.output_text.done", { ...position, text, logprobs: [] })
+    emit("response.content_part.done", { ...position, part: textPart(text) })
+    emit("response.output_item.done", { item: messageItem(answer, status, [textPart(text)]), output_index: outputIndex })
+  }
   emit(`response.${status}`, { response: response(answer, true) })
   return out.map((event) => JSON.stringify(event))
 }
@@ -156,13 +168,19 @@ export const responses: Route = {
   handle: (context) =>
     Effect.gen(function*() {
       const request = yield* decodeBody(context, ResponsesRequest)
-      const completion = complete({
+      const model = context.catalog.servedBy(request.model)
+      const completion = yield* complete({
         messages: messagesOf(request),
         maxTokens: request.max_output_tokens ?? undefined,
-        reasoning: context.catalog.reasoningOf(request.model)
+        reasoning: context.catalog.reasoningOf(model),
+        tools: (request.tools ?? []).flatMap((tool) =>
+          tool.type === "function" && tool.name != null ? [{ name: tool.name, parameters: tool.parameters }] : []
+        ),
+        toolChoice: Structured.readToolChoice(request.tool_choice),
+        format: formatOf(request)
       })
       const headers = yield* context.admit(request.model, completion.usage.totalTokens)
-      const answer: Answer = { id: yield* uuid, createdAt: Math.floor(context.nowMillis / 1000), request, completion }
+      const answer: Answer = { id: yield* uuid, createdAt: Math.floor(context.nowMillis / 1000), request, model, completion }
       return request.stream === true
         ? Reply.stream(events(answer), headers, completion.usage)
         : Reply.json(200, response(answer, true), headers, completion.usage)

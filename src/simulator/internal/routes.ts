@@ -10,7 +10,7 @@
  */
 import { Effect, Either, Schema } from "effect"
 import type { ReasoningMode } from "../Simulator.js"
-import { chatCompletion, chatCompletionChunks, complete, tokensForText } from "./completions.js"
+import { chatCompletion, chatCompletionChunks, complete, grantedTier, tokensForText } from "./completions.js"
 import * as DeferredCompletions from "./deferred.js"
 import { DEFAULT_DIMENSIONS, embeddingsResponse } from "./embeddings.js"
 import { uuid } from "./ids.js"
@@ -19,6 +19,7 @@ import { modelList, modelObject } from "./models.js"
 import type { Headers } from "./quotaHeaders.js"
 import * as Reply from "./reply.js"
 import { responses } from "./responses.js"
+import * as Structured from "./structured.js"
 import * as XaiErrors from "./xaiErrors.js"
 
 /** The request body: parsed JSON, or why it is not JSON. */
@@ -30,10 +31,14 @@ export interface Catalog {
   readonly ids: () => ReadonlyArray<string>
   readonly has: (model: string) => boolean
   readonly reasoningOf: (model: string) => ReasoningMode
+  /** The model that answers a request for `model`: itself, unless the simulator redirects it. */
+  readonly servedBy: (model: string) => string
 }
 
 export interface RouteContext {
   readonly params: Readonly<Record<string, string>>
+  /** The query string's parameters. */
+  readonly query: URLSearchParams
   readonly body: Body
   /** The instant the answer is computed (after any injected latency), from `Clock`. */
   readonly nowMillis: number
@@ -104,19 +109,44 @@ export const decodeBody = <A, I>(
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 
+const ChatTool = Schema.Struct({
+  type: Schema.String,
+  function: Schema.optional(Schema.Struct({ name: Schema.String, parameters: Schema.optional(Schema.Unknown) }))
+})
+
+const ChatResponseFormat = Schema.Struct({
+  type: Schema.Literal("text", "json_object", "json_schema"),
+  json_schema: Schema.optional(Schema.Struct({ name: Schema.String, schema: Schema.optional(Schema.Unknown) }))
+})
+
 const ChatRequest = Schema.Struct({
   model: Schema.String.pipe(Schema.nonEmptyString()),
   messages: Schema.Array(Schema.Struct({ role: Schema.String, content: Schema.optional(Schema.Unknown) })).pipe(
     Schema.minItems(1)
   ),
+  tools: Schema.optional(Schema.NullOr(Schema.Array(ChatTool))),
+  tool_choice: Schema.optional(Schema.Unknown),
+  response_format: Schema.optional(Schema.NullOr(ChatResponseFormat)),
   stream: Schema.optional(Schema.NullOr(Schema.Boolean)),
   stream_options: Schema.optional(Schema.NullOr(Schema.Struct({
     include_usage: Schema.optional(Schema.NullOr(Schema.Boolean))
   }))),
   max_tokens: Schema.optional(Schema.NullOr(PositiveInt)),
   max_completion_tokens: Schema.optional(Schema.NullOr(PositiveInt)),
-  deferred: Schema.optional(Schema.NullOr(Schema.Boolean))
+  deferred: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  service_tier: Schema.optional(Schema.NullOr(Schema.String))
 })
+
+const formatOf = (format: typeof ChatResponseFormat.Type | null | undefined): Structured.OutputFormat => {
+  switch (format?.type) {
+    case "json_object":
+      return { _tag: "JsonObject" }
+    case "json_schema":
+      return { _tag: "JsonSchema", schema: format.json_schema?.schema }
+    default:
+      return Structured.text
+  }
+}
 
 export const chatCompletions: Route = {
   method: "POST",
@@ -125,13 +155,26 @@ export const chatCompletions: Route = {
     Effect.gen(function*() {
       const request = yield* decodeBody(context, ChatRequest)
       yield* DeferredCompletions.checkRequest(request)
-      const completion = complete({
+      const served = context.catalog.servedBy(request.model)
+      const completion = yield* complete({
         messages: request.messages,
         maxTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
-        reasoning: context.catalog.reasoningOf(request.model)
+        reasoning: context.catalog.reasoningOf(served),
+        tools: (request.tools ?? []).flatMap((tool) =>
+          tool.type === "function" && tool.function !== undefined
+            ? [{ name: tool.function.name, parameters: tool.function.parameters }]
+            : []
+        ),
+        toolChoice: Structured.readToolChoice(request.tool_choice),
+        format: formatOf(request.response_format)
       })
       const headers = yield* context.admit(request.model, completion.usage.totalTokens)
-      const envelope = { id: yield* uuid, created: Math.floor(context.nowMillis / 1000), model: request.model }
+      const envelope = {
+        id: yield* uuid,
+        created: Math.floor(context.nowMillis / 1000),
+        model: served,
+        serviceTier: grantedTier(request.service_tier)
+      }
       if (request.deferred === true) {
         return yield* DeferredCompletions.submit(context, chatCompletion(envelope, completion), headers, completion.usage)
       }
