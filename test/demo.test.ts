@@ -206,7 +206,12 @@ describe("demo: why a call failed", () => {
     maxRetries: 3,
     budgetRatio: 0.1
   }
-  const attempt = (status: number | null, atMillis: number, key = "k4") => ({ status, atMillis: context.simulatorStartedAt + atMillis, key })
+  const attempt = (status: number | null, sentMillis: number, key = "k4") => ({
+    status,
+    sentMillis: context.simulatorStartedAt + sentMillis,
+    atMillis: context.simulatorStartedAt + sentMillis + 50,
+    key
+  })
   const serverError = new GrokError.ServerError({ message: "503", status: 503, retryable: true })
   /** The error a call ends with when the retry budget refused its retry. */
   const refusedByBudget = GrokError.budgetExhausted(serverError)

@@ -130,7 +130,8 @@ const seconds = (millis: number) => `${(millis / 1000).toFixed(1)} s`
 
 /**
  * What the server answered to a call's attempts, model by model when it fell back, and when
- * (seconds into the run, with the brownout named when an attempt ended during it).
+ * they were sent (seconds into the run, with the brownout named when one was sent during it:
+ * the server picks a fault as a request arrives).
  */
 export const serverAnswers = (call: CallOutcome, context: RunContext): string => {
   const { attempts } = call.record
@@ -145,7 +146,7 @@ export const serverAnswers = (call: CallOutcome, context: RunContext): string =>
   const what = models.length === 1
     ? answersOf(models[0]?.statuses ?? [])
     : models.map((entry) => `${entry.model}: ${answersOf(entry.statuses)}`).join("; then ")
-  const times = attempts.map((attempt) => attempt.atMillis - context.simulatorStartedAt)
+  const times = attempts.map((attempt) => attempt.sentMillis - context.simulatorStartedAt)
   const first = Math.min(...times)
   const last = Math.max(...times)
   const inBrownout = attempts.some((attempt, i) =>

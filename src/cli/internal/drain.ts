@@ -37,6 +37,8 @@ export interface Attempt {
   readonly status: number | null
   /** The limiter key it ran under: one per model. */
   readonly key: string
+  /** When it was sent (`Clock` millis of its permit): about when the server decided its fate. */
+  readonly sentMillis: number
   /** When it ended (`Clock` millis). */
   readonly atMillis: number
 }
@@ -141,21 +143,22 @@ export const make = (onStop: (stopping: Stopping) => Effect.Effect<void> = () =>
           state.phase = "waiting"
           // A new attempt: until the retry loop asks the policy after it, the loop decides.
           state.decision = "not-retryable"
-          return Effect.map(limiter.acquire(ticket), (permit): RateLimiter.Permit => {
+          return Effect.flatMap(limiter.acquire(ticket), (permit) => Effect.clockWith((clock) => {
             state.phase = "attempt"
-            return {
+            const sentMillis = clock.unsafeCurrentTimeMillis()
+            return Effect.succeed<RateLimiter.Permit>({
               waited: permit.waited,
               release: (outcome) =>
                 Effect.clockWith((clock) => {
                   state.phase = "after"
                   // A permit given back unused (the attempt never began) is no attempt.
                   if (outcome !== RateLimiter.cancelled) {
-                    state.attempts.push({ status: outcome.status, key: ticket.key, atMillis: clock.unsafeCurrentTimeMillis() })
+                    state.attempts.push({ status: outcome.status, key: ticket.key, sentMillis, atMillis: clock.unsafeCurrentTimeMillis() })
                   }
                   return permit.release(outcome)
                 })
-            }
-          })
+            })
+          }))
         })
     })
 
