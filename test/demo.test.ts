@@ -229,7 +229,7 @@ describe("demo: why a call failed", () => {
     const inBrownout = failed({ record: { attempts: [attempt(503, 8_400), attempt(503, 8_900), attempt(503, 9_300)], gaveUp: "refused" } })
     expect(serverAnswers(inBrownout, context)).toBe("503 ×3, at 8.4-9.3 s (brownout)")
     const mixed = failed({ record: { attempts: [attempt(429, 2_000), attempt(null, 4_500), attempt(200, 5_000)], gaveUp: "policy" } })
-    expect(serverAnswers(mixed, context)).toBe("429, no answer (connection cut), an error inside a 200, at 2.0-5.0 s")
+    expect(serverAnswers(mixed, context)).toBe("429, no answer (connection cut), error in a 200, at 2.0-5.0 s")
     const fellBack = failed({
       priority: "background",
       record: { attempts: [attempt(503, 8_100), attempt(503, 8_300), attempt(null, 8_600, "k3")], gaveUp: "refused" }

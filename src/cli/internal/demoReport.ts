@@ -99,7 +99,7 @@ export const summaryRows = (result: DemoResult): ReadonlyArray<readonly [string,
 
 /** What the server's answer to one attempt was, in a word or two. */
 const answerOf = (status: number | null) =>
-  status === null ? "no answer (connection cut)" : status === 200 ? "an error inside a 200" : String(status)
+  status === null ? "no answer (connection cut)" : status === 200 ? "error in a 200" : String(status)
 
 /** `503 ×3, 429`: consecutive equal answers counted. */
 const answersOf = (statuses: ReadonlyArray<number | null>): string => {
