@@ -83,8 +83,10 @@ export interface Stopping {
 
 /** What the user is told when the stop comes: what is left to finish, and how to quit at once. */
 export const stoppingLine = (stopping: Stopping): string =>
-  `effect-grok: ${stopping.signal}: no new calls; waiting for ${stopping.finishing} attempt${stopping.finishing === 1 ? "" : "s"} on the wire ` +
-  `(${stopping.signal === "SIGINT" ? "Ctrl-C again" : "a second SIGTERM"} quits at once)`
+  stopping.finishing === 0
+    ? `effect-grok: ${stopping.signal}: no new calls, and none on the wire`
+    : `effect-grok: ${stopping.signal}: no new calls; waiting for ${stopping.finishing} attempt${stopping.finishing === 1 ? "" : "s"} on the wire ` +
+      `(${stopping.signal === "SIGINT" ? "Ctrl-C again" : "a second SIGTERM"} quits at once)`
 
 export interface Drain {
   /** The limiter the run's client must take its permits from. */
