@@ -32,6 +32,7 @@ import { type Scenario, scenarios } from "./scenarios.js"
 const outageNames = Fleet.redisEvents.map((event) => `fleet-redis-${event}`)
 
 const extras = [
+  "sharing",
   "import-cost",
   "cli-startup",
   "per-call",
@@ -200,6 +201,17 @@ const runCliStartup = Effect.scoped(Effect.gen(function*() {
   }\n\n${Startup.cliVerdicts(measured).join("\n")}`
 }))
 
+/** One quota shared between two clients, wired four ways (`sharing.ts`), in its own process. */
+const runSharing = runOwnProcess({
+  bench: "sharing",
+  what: "24 calls from two clients against 5 requests/s, four ways of wiring the limiter (its own process)",
+  module: "./sharing.js",
+  exported: "benchSharing",
+  nodeFlags: [],
+  heading: "Sharing one quota between clients",
+  intro: "`benchSharing()` (bench/sharing.ts): 24 calls, 12 per client, at once, against 5 requests/s (burst 1); 429s counted by the simulator."
+})
+
 /** What a call costs counted in operations, fibers and allocation (`perCall.ts`): the timed overhead scenario's deterministic companion. */
 const runPerCall = runOwnProcess({
   bench: "per-call",
@@ -305,6 +317,7 @@ const main = Effect.gen(function*() {
   for (const scenario of scenarios) if (selected(scenario.name)) sections.push(yield* runScenario(scenario))
   if (selected("import-cost")) sections.push(yield* runImportCost)
   if (selected("cli-startup")) sections.push(yield* runCliStartup)
+  if (selected("sharing")) sections.push(yield* runSharing)
   if (selected("per-call")) sections.push(yield* runPerCall)
   if (selected("overhead-pieces")) sections.push(yield* runPieces)
   if (selected("contention")) sections.push(yield* runContention)

@@ -11,8 +11,10 @@
  * program.pipe(Logging.withLevel(LogLevel.Info))   // or Effect.provide(Logging.layer(LogLevel.Info))
  * ```
  *
- * Alerts (`Alerts`) keep their own `Warning`: they exist to be seen. Numbers in log
- * annotations are rounded to whole units.
+ * Three kinds of line keep `Warning`, because they exist to be seen: alerts (`Alerts`), a
+ * silent model redirect (a call served and billed as another model), and two rate limiters
+ * pacing one quota (a configuration that can exceed it). Numbers in log annotations are
+ * rounded to whole units.
  *
  * @since 0.2.0
  */

@@ -18,6 +18,7 @@
  *
  * @internal
  */
+import * as Logging from "../../Logging.js"
 import { type Clock, Effect } from "effect"
 import type { AbsorbingStore, Admission, AdmissionStore, Limits, StoreUnavailable } from "./admissionStore.js"
 import type { MemoryStore } from "./memoryStore.js"
@@ -55,14 +56,14 @@ export const withFallback = (
   const onShared = Effect.suspend(() => {
     if (!degraded) return Effect.void
     degraded = false
-    return Effect.logInfo("Rate limiter store reachable again: decisions are shared again")
+    return Logging.log("Rate limiter store reachable again: decisions are shared again")
   })
 
   const onLocal = (error: StoreUnavailable) =>
     Effect.suspend(() => {
       if (degraded) return Effect.void
       degraded = true
-      return Effect.logWarning(
+      return Logging.log(
         `Rate limiter store unavailable (${error.message}): deciding locally at ${share} of the quota`
       )
     })

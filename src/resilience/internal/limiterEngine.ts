@@ -22,6 +22,7 @@
  *
  * @internal
  */
+import * as Logging from "../../Logging.js"
 import { Duration, Effect, Either, Exit, FiberSet, type Scope } from "effect"
 import type { LimiterOptions } from "../RateLimiterMemory.js"
 import {
@@ -253,7 +254,7 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
     // --- store calls that cannot fail the caller -----------------------------------------------
 
     const tolerate = (what: string, effect: Effect.Effect<void, StoreUnavailable>) =>
-      Effect.catchAll(effect, (error) => Effect.logWarning(`Rate limiter store: ${what} lost (${error.message})`))
+      Effect.catchAll(effect, (error) => Logging.log(`Rate limiter store: ${what} lost (${error.message})`))
 
     const adjustTokens = (key: string, delta: number, limits: Limits) =>
       tolerate(`token correction of ${delta} for key ${key}`, store.adjustTokens(key, delta, limits))
@@ -446,7 +447,7 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
       const admission = admit(state, ticket, now)
       return Either.isLeft(limits)
         ? Effect.zipRight(
-          Effect.logWarning(`${limits.left.message}; key ${ticket.key} runs without configured limits`),
+          Logging.log(`${limits.left.message}; key ${ticket.key} runs without configured limits`),
           admission
         )
         : admission
@@ -485,7 +486,7 @@ const build = (options: ResolvedOptions, store: AdmissionStore): Effect.Effect<E
           const millis = serverPauseMillis(outcome) ?? aimdPause
           state.coolingDownUntil = Math.max(state.coolingDownUntil, now + millis)
           work = Effect.zipRight(
-            Effect.logDebug(`Rate limited: every call of key ${state.key} pauses ${millis} ms`),
+            Logging.log(`Rate limited: every call of key ${state.key} pauses ${millis} ms`),
             tolerate(`cooldown of key ${state.key}`, store.startCooldown(state.key, millis))
           )
         } else if (isSuccess(outcome)) {

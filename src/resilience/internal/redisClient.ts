@@ -7,6 +7,7 @@
  *
  * @internal
  */
+import * as Logging from "../../Logging.js"
 import { Duration, Effect, Redacted, Runtime, type Scope } from "effect"
 import { Redis } from "ioredis"
 
@@ -63,7 +64,7 @@ export const connect = (
         })
         // Connection errors repeat on every reconnection attempt; the fallback store reports
         // the outage once. Without a listener ioredis would print each one to the console.
-        client.on("error", (error: unknown) => log(Effect.logDebug(`Redis connection: ${describe(error)}`)))
+        client.on("error", (error: unknown) => log(Logging.log(`Redis connection: ${describe(error)}`)))
         return client
       }),
       (client) => Effect.sync(() => client.disconnect())
@@ -71,7 +72,7 @@ export const connect = (
     yield* Effect.tryPromise({ try: () => client.connect(), catch: (cause) => new Error(describe(cause)) }).pipe(
       Effect.timeoutFail({ duration: timeouts.connectTimeout, onTimeout: () => new Error("connect timed out") }),
       Effect.catchAll((error) =>
-        Effect.logWarning(
+        Logging.log(
           `Redis not reachable at start-up (${describe(error)}); retrying in the background`
         )
       )
