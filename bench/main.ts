@@ -34,6 +34,7 @@ const outageNames = Fleet.redisEvents.map((event) => `fleet-redis-${event}`)
 const extras = [
   "sharing",
   "import-cost",
+  "cli-startup",
   "per-call",
   "overhead-pieces",
   "contention",
@@ -185,6 +186,21 @@ const runImportCost = Effect.gen(function*() {
   return `### Import cost\n\nA fresh \`node\` importing each, ${runs} runs alternated (\`bench/startup.ts\`).\n\n${Startup.table(measured, "effect + @effect/platform/HttpClient")}`
 })
 
+/**
+ * The CLI from a shell: `effect-grok chat --json` beside a one-call `openai` script, against
+ * one simulator, and `--help`, in fresh processes.
+ */
+const runCliStartup = Effect.scoped(Effect.gen(function*() {
+  const runs = 9
+  const sim = yield* Simulator.make({ seed: 1 }).pipe(Effect.orDie)
+  yield* progress(`cli-startup: effect-grok chat --json beside a one-call openai script, and --help, ${runs} fresh processes each`)
+  const measured = yield* Startup.measure(Startup.cliCandidates(sim.url), runs, preload)
+  if (json) yield* Console.log(JSON.stringify({ bench: "cli-startup", result: measured }))
+  return `### CLI start-up\n\nA fresh process for each, ${runs} runs alternated, one simulator (\`bench/startup.ts\`).\n\n${
+    Startup.table(measured, "openai SDK, one chat call (script)")
+  }\n\n${Startup.cliVerdicts(measured).join("\n")}`
+}))
+
 /** One quota shared between two clients, wired four ways (`sharing.ts`), in its own process. */
 const runSharing = runOwnProcess({
   bench: "sharing",
@@ -300,6 +316,7 @@ const main = Effect.gen(function*() {
   const sections: Array<string> = []
   for (const scenario of scenarios) if (selected(scenario.name)) sections.push(yield* runScenario(scenario))
   if (selected("import-cost")) sections.push(yield* runImportCost)
+  if (selected("cli-startup")) sections.push(yield* runCliStartup)
   if (selected("sharing")) sections.push(yield* runSharing)
   if (selected("per-call")) sections.push(yield* runPerCall)
   if (selected("overhead-pieces")) sections.push(yield* runPieces)

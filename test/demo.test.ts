@@ -5,17 +5,21 @@
  * user sees on a terminal and in a pipe, the report files; and the renderers it draws with.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
 import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { renderBarChart } from "../src/cli/internal/chart.js"
+import { type DemoResult, outcomeLines, type RunContext, serverAnswers, whoGaveUp } from "../src/cli/internal/demoReport.js"
+import * as Signals from "../src/cli/internal/signals.js"
 import { priorityOf } from "../src/cli/internal/demoScenario.js"
 import { frame, plainLine, progressBar, redraw, type Snapshot } from "../src/cli/internal/live.js"
 import { formatOf, renderSvg } from "../src/cli/internal/report.js"
 import { renderTable } from "../src/cli/internal/table.js"
 import { fromLog } from "../src/cli/internal/timeline.js"
 import { run } from "../src/cli/main.js"
+import type { CallOutcome, Summary } from "../src/cli/workload.js"
+import * as GrokError from "../src/GrokError.js"
 import { CliOutput } from "../src/cli/output.js"
 import type * as Simulator from "../src/simulator/Simulator.js"
 import { drive } from "./support/drive.js"
@@ -26,10 +30,17 @@ interface Captured {
   readonly stderr: string
 }
 
+/** A signal the test sends once what the demo printed satisfies `when`. */
+interface StopWhen {
+  readonly signal: Signals.Signal
+  readonly when: (stdout: string) => boolean
+}
+
 /** `effect-grok demo <args>` with the output captured, as a terminal (`isTTY`) or a pipe. */
-const demo = (args: ReadonlyArray<string>, isTTY = false): Effect.Effect<Captured> =>
+const demo = (args: ReadonlyArray<string>, isTTY = false, stopWhen?: StopWhen): Effect.Effect<Captured> =>
   Effect.gen(function*() {
     const out = { stdout: "", stderr: "" }
+    const stop = yield* Signals.make
     const fiber = yield* Effect.fork(
       run(["demo", ...args]).pipe(
         Effect.provideService(CliOutput, {
@@ -40,10 +51,20 @@ const demo = (args: ReadonlyArray<string>, isTTY = false): Effect.Effect<Capture
             out.stderr += chunk
           },
           isTTY
-        })
+        }),
+        Effect.provideService(Signals.Stop, stop)
       )
     )
-    const code = yield* drive(fiber, Effect.sync(() => `${out.stdout.length}:${out.stderr.length}`))
+    const activity = Effect.sync(() => `${out.stdout.length}:${out.stderr.length}`)
+    if (stopWhen !== undefined) {
+      // Event-loop turns (the clock moves only as `drive` moves it) until the output says so.
+      const printed = Effect.gen(function*() {
+        while (!stopWhen.when(out.stdout)) yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      })
+      yield* drive(yield* Effect.fork(printed), activity)
+      yield* stop.request(stopWhen.signal)
+    }
+    const code = yield* drive(fiber, activity)
     return { code, ...out }
   })
 
@@ -71,7 +92,48 @@ describe("demo", () => {
       // Faults were injected and retried: more attempts than requests, the capacity 429 among them.
       expect(summary.attempts).toBeGreaterThan(40)
       expect(summary.status429).toBeGreaterThanOrEqual(1)
-      expect(summary.models["grok-4.3"]).toBe(summary.ok)
+      // Answers by the model that gave them: grok-4.3, or for background calls its fallback.
+      expect(Object.keys(summary.models).every((model) => model === "grok-4.3" || model === "grok-3-mini")).toBe(true)
+      expect(Object.values<number>(summary.models).reduce((total, count) => total + count, 0)).toBe(summary.ok)
+    }))
+
+  it.effect("every call that failed is explained: what the server answered, and which protection stopped retrying it, and why", () =>
+    Effect.gen(function*() {
+      // A brownout larger than the retry budget: some calls fail.
+      const { code, stdout } = yield* demo(["--requests", "60", "--concurrency", "20", "--rps", "20", "--seed", "2"])
+      expect(code).toBe(0)
+      const counts = /requests +│ 60 = (\d+) ok \+ (\d+) failed \(each failure explained below\)/.exec(stdout)
+      expect(counts).not.toBeNull()
+      const failed = Number(counts?.[2])
+      expect(failed).toBeGreaterThan(0)
+      expect(stdout).toContain(`Why ${failed} call${failed === 1 ? "" : "s"} failed (`)
+      const rows = stdout.split("\n").filter((line) => /^│ #\d+ +│/.test(line))
+      expect(rows).toHaveLength(failed)
+      for (const row of rows) {
+        expect(row).toMatch(/│ (critical|normal|background) +│ .*\d, at \d+\.\d/)
+        expect(row).toMatch(/the retry budget: spent|the retry policy: 3 retries, all used|the call's deadline|cannot succeed on a retry|over the cap/)
+      }
+      if (rows.some((row) => row.includes("the retry budget"))) expect(stdout).toContain("The retry budget is shared by all calls")
+      // The answers by model: grok-4.3, and its fallback for the background calls it could not answer.
+      expect(stdout).toMatch(/answered by +│ grok-4\.3 \d+/)
+    }))
+
+  it.effect("stopped by SIGINT: the report counts what happened until then, the cancelled calls included; exit 130", () =>
+    Effect.gen(function*() {
+      const { code, stdout } = yield* demo(["--requests", "200", "--concurrency", "20", "--rps", "20", "--seed", "4"], false, {
+        signal: "SIGINT",
+        when: (printed) => /\] ([1-9]\d+)\/200 done/.test(printed)
+      })
+      expect(code).toBe(130)
+      expect(stdout).toContain("effect-grok: SIGINT: no new calls")
+      const counts = /requests +│ 200 = (\d+) ok \+ (\d+) failed \+ (\d+) cancelled by SIGINT/.exec(stdout)
+      expect(counts).not.toBeNull()
+      const [ok, failed, cancelled] = [Number(counts?.[1]), Number(counts?.[2]), Number(counts?.[3])]
+      expect(ok + failed + cancelled).toBe(200)
+      expect(cancelled).toBeGreaterThan(0)
+      // What the server answered is what the client counted.
+      expect(stdout).toMatch(new RegExp(`server saw +│ ${ok} served`))
+      expect(stdout).toContain(`Stopped by SIGINT: no call started after it`)
     }))
 
   it.effect("in a pipe: plain progress lines, then the summary, the priorities and the chart; no escape codes", () =>
@@ -133,6 +195,114 @@ describe("demo", () => {
       expect(alert.stderr).toContain("--alert-error-rate")
       expect(alert.stdout).toBe("")
     }))
+})
+
+describe("demo: why a call failed", () => {
+  const context: RunContext = {
+    simulatorStartedAt: 1_000,
+    brownout: { fromMillis: 8_000, untilMillis: 9_500 },
+    modelOfKey: (key) => ({ k4: "grok-4.3", k3: "grok-3-mini" })[key],
+    fallbackModel: "grok-3-mini",
+    maxRetries: 3,
+    budgetRatio: 0.1
+  }
+  const attempt = (status: number | null, sentMillis: number, key = "k4") => ({
+    status,
+    sentMillis: context.simulatorStartedAt + sentMillis,
+    atMillis: context.simulatorStartedAt + sentMillis + 50,
+    key
+  })
+  const serverError = new GrokError.ServerError({ message: "503", status: 503, retryable: true })
+  /** The error a call ends with when the retry budget refused its retry. */
+  const refusedByBudget = GrokError.budgetExhausted(serverError)
+  const failed = (fields: Partial<CallOutcome> & Pick<CallOutcome, "record">): CallOutcome => ({
+    index: 41,
+    priority: "normal",
+    model: undefined,
+    error: serverError,
+    cancelled: false,
+    millis: 900,
+    ...fields
+  })
+
+  it("names what the server answered to each attempt, and the brownout when they fell in it", () => {
+    const inBrownout = failed({ record: { attempts: [attempt(503, 8_400), attempt(503, 8_900), attempt(503, 9_300)], gaveUp: "refused" } })
+    expect(serverAnswers(inBrownout, context)).toBe("503 ×3, at 8.4-9.3 s (brownout)")
+    const mixed = failed({ record: { attempts: [attempt(429, 2_000), attempt(null, 4_500), attempt(200, 5_000)], gaveUp: "policy" } })
+    expect(serverAnswers(mixed, context)).toBe("429, no answer (connection cut), error in a 200, at 2.0-5.0 s")
+    const fellBack = failed({
+      priority: "background",
+      record: { attempts: [attempt(503, 8_100), attempt(503, 8_300), attempt(null, 8_600, "k3")], gaveUp: "refused" }
+    })
+    expect(serverAnswers(fellBack, context)).toBe("grok-4.3: 503 ×2; then grok-3-mini: no answer (connection cut), at 8.1-8.6 s (brownout)")
+    expect(serverAnswers(failed({ record: { attempts: [], gaveUp: "not-retryable" } }), context)).toBe("nothing: no attempt was sent")
+  })
+
+  it("names the protection that stopped retrying: the budget, the policy, the deadline, the retry loop, or none", () => {
+    expect(whoGaveUp(failed({ error: refusedByBudget, record: { attempts: [attempt(503, 1)], gaveUp: "refused" } }), context)).toBe(
+      "the retry budget: spent (see below)"
+    )
+    // The policy said yes and the loop refused, not for the budget: the deadline was too near.
+    expect(whoGaveUp(failed({ record: { attempts: [attempt(503, 1)], gaveUp: "refused" } }), context)).toBe(
+      "the call's deadline: no time left to retry"
+    )
+    expect(whoGaveUp(failed({ record: { attempts: [attempt(503, 1)], gaveUp: "policy" } }), context)).toBe(
+      "the retry policy: 3 retries, all used"
+    )
+    const badRequest = new GrokError.BadRequest({ message: "bad", status: 400, retryable: false })
+    expect(whoGaveUp(failed({ error: badRequest, record: { attempts: [attempt(400, 1)], gaveUp: "not-retryable" } }), context)).toBe(
+      "none: BadRequest (HTTP 400) cannot succeed on a retry"
+    )
+    const tooLong = new GrokError.RateLimited({ message: "429", status: 429, retryable: true, limit: "requests", retryAfter: Duration.seconds(120) })
+    expect(whoGaveUp(failed({ error: tooLong, record: { attempts: [attempt(429, 1)], gaveUp: "not-retryable" } }), context)).toBe(
+      "the retry loop: asked to wait 120.0 s, over the cap"
+    )
+  })
+
+  const result = (calls: ReadonlyArray<CallOutcome>, summary: Partial<Summary> = {}): DemoResult => ({
+    summary: {
+      requests: calls.length,
+      ok: calls.filter((call) => call.model !== undefined).length,
+      failed: calls.filter((call) => call.model === undefined && !call.cancelled).length,
+      attempts: 0,
+      status429: 0,
+      seconds: 1,
+      errors: {},
+      models: { "grok-4.3": 1, "grok-3-mini": 1 },
+      metrics: { requests: 0, attempts: 0, retries: 0, status429: 0, tokens: { prompt: 0, completion: 0, reasoning: 0, total: 0 }, latencyMs: { p50: 0, p99: 0 } },
+      alerts: [],
+      ...summary
+    },
+    calls,
+    timeline: { bucketSeconds: 1, served: [], refused: [], failed: [], queued: [] },
+    quotaPerSecond: 20,
+    idealSeconds: 1,
+    faultLines: [],
+    context
+  })
+  const answered = (model: string, attempts: number): CallOutcome =>
+    failed({ model, error: undefined, record: { attempts: Array.from({ length: attempts }, (_, i) => attempt(i === attempts - 1 ? 200 : 503, i)), gaveUp: undefined } })
+
+  it("with no failure, one line says every call was answered, and how", () => {
+    expect(outcomeLines(result([answered("grok-4.3", 1), answered("grok-4.3", 3), answered("grok-3-mini", 2)]))).toEqual([
+      "",
+      "Every call was answered: 2 calls answered after retries, 1 background call by the fallback model grok-3-mini."
+    ])
+  })
+
+  it("with failures, a table of them and what each protection named does; after a stop, what it cancelled", () => {
+    const lines = outcomeLines(result(
+      [answered("grok-4.3", 1), failed({ index: 7, error: refusedByBudget, record: { attempts: [attempt(503, 8_200), attempt(503, 8_600)], gaveUp: "refused" } })],
+      { signal: "SIGTERM", cancelled: 3, interrupted: true }
+    ))
+    expect(lines[1]).toBe("Why 1 call failed (0 calls answered after retries, 1 background call by the fallback model grok-3-mini)")
+    expect(lines.some((line) => /^│ #8 +│ normal +│ 503 ×2, at 8\.2-8\.6 s \(brownout\) │ the retry budget: spent/.test(line))).toBe(true)
+    const prose = lines.map((line) => line.trim()).join(" ")
+    expect(prose).toContain("retries are held to about 10% of calls")
+    expect(prose).toContain("Stopped by SIGTERM: no call started after it")
+    expect(prose).toContain("3 calls were cancelled before an answer")
+    expect(Math.max(...lines.map((line) => line.length))).toBeLessThanOrEqual(110)
+  })
 })
 
 describe("demo rendering", () => {

@@ -2,6 +2,9 @@
 /**
  * The `effect-grok` executable.
  *
+ * SIGINT and SIGTERM are the commands' to answer (`internal/signals.ts`): the first asks the
+ * running command to stop, a second exits at once.
+ *
  * The CLI imports `@effect/platform` and `@effect/platform-node` modules by their own paths
  * (`@effect/platform/FileSystem`), never through the packages' index: the `@effect/platform`
  * index also evaluates `HttpApiScalar` and `HttpApiSwagger` (5 MB of bundled web UI held as
@@ -32,23 +35,7 @@ if (!process.execArgv.some((flag) => flag.startsWith("--heap-growing-percent")))
   setFlagsFromString(`--heap-growing-percent=${heapGrowingPercent}`)
 }
 
-const NodeRuntime = await import("@effect/platform-node/NodeRuntime")
-const { Cause, Effect, Exit } = await import("effect")
+const { runMain } = await import("./internal/signals.js")
 const { run } = await import("./main.js")
-const { exitCodeAfterSignal } = await import("./internal/signals.js")
 
-NodeRuntime.runMain(
-  Effect.map(run(process.argv.slice(2)), (code) => {
-    process.exitCode = code
-  }),
-  {
-    disableErrorReporting: true,
-    disablePrettyLogger: true,
-    // The code `run` answered; after SIGINT / SIGTERM, the one the interrupted command chose (signals.ts).
-    teardown: (exit, onExit) =>
-      onExit(
-        exitCodeAfterSignal() ??
-          (Exit.isSuccess(exit) ? Number(process.exitCode ?? 0) : Cause.isInterruptedOnly(exit.cause) ? 0 : 1)
-      )
-  }
-)
+runMain(run(process.argv.slice(2)))

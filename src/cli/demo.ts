@@ -6,30 +6,15 @@
  * the default retries). Live progress while it runs (redrawn in place on a terminal, plain
  * lines otherwise), then a report: a summary, the calls by priority, and a chart of
  * throughput against the quota. No API key needed: the demo gives its simulator its own.
+ * What it does: `handlers/demo.ts`.
  *
  * Public API: the flags and the `--json` fields (those of `load --json`) are a contract.
  *
  * @internal
  */
 import { Command, Options } from "@effect/cli"
-import * as FileSystem from "@effect/platform/FileSystem"
-import { Clock, Context, Effect, Exit, Fiber, Layer, Option, Ref, Schedule } from "effect"
-import * as GrokClient from "../GrokClient.js"
-import * as GrokConfig from "../GrokConfig.js"
-import { limitKey } from "../internal/pipeline.js"
-import * as RateLimiter from "../resilience/RateLimiter.js"
-import * as RateLimiterMemory from "../resilience/RateLimiterMemory.js"
-import * as Simulator from "../simulator/Simulator.js"
-import { cliLayer, telemetryOptions } from "./telemetry.js"
-import * as Metrics from "../telemetry/Metrics.js"
-import { clientLayer } from "./chat.js"
-import { type CallRecord, type DemoResult, fileReport, terminalLines } from "./internal/demoReport.js"
-import * as DemoScenario from "./internal/demoScenario.js"
-import * as Live from "./internal/live.js"
-import * as Report from "./internal/report.js"
-import { fromLog, type QueueSample } from "./internal/timeline.js"
-import { CliExit, CliOutput, printError, printLine, UsageError, write } from "./output.js"
-import { type Progress, runWorkload, type Summary } from "./workload.js"
+import { lazyHandler } from "./internal/lazy.js"
+import { telemetryOptions } from "./telemetry.js"
 
 const requests = Options.integer("requests").pipe(
   Options.withDescription("How many chat calls to make (default 300)"),
@@ -53,215 +38,11 @@ const report = Options.text("report").pipe(
 )
 const json = Options.boolean("json").pipe(Options.withDescription("Print one JSON summary object (the fields of load --json)"))
 
-/** The key the demo gives its own simulator: never a real one. */
-const demoKey = "demo-key-for-the-local-simulator"
+const config = { requests, concurrency, rps, seed, report, ...telemetryOptions, json }
 
-/** How often the live view is refreshed on a terminal, and how often a plain line is printed otherwise. */
-const frameEvery = "250 millis"
-const plainEveryMillis = 2000
-/** Throughput shown live is measured over this window. */
-const rateWindowMillis = 2000
+/** The flags of `demo`, as its handler gets them. */
+export type DemoFlags = Command.Command.ParseConfig<typeof config>
 
-const positive = (name: string, value: number) =>
-  Number.isInteger(value) && value > 0 ? Effect.void : Effect.fail(new UsageError({ message: `--${name} must be a positive integer` }))
-
-/** Print what went wrong and exit 1. */
-const failWith = (message: string) => Effect.zipRight(printError(`effect-grok demo: ${message}`), Effect.fail(new CliExit({ code: 1 })))
-
-const reportFormat = (path: Option.Option<string>) =>
-  Option.match(path, {
-    onNone: () => Effect.succeed(Option.none<readonly [string, Report.ReportFormat]>()),
-    onSome: (file) => {
-      const format = Report.formatOf(file)
-      return format === undefined
-        ? Effect.fail(new UsageError({ message: `--report: ${file} should end in .svg or .html` }))
-        : Effect.succeed(Option.some([file, format] as const))
-    }
-  })
-
-/** The client, recording each call's priority, outcome and latency for the report. */
-const recording = (grok: GrokClient.Service, calls: Array<CallRecord>): GrokClient.Service => ({
-  ...grok,
-  chat: (request, options) =>
-    Effect.gen(function*() {
-      const started = yield* Clock.currentTimeMillis
-      const exit = yield* Effect.exit(grok.chat(request, options))
-      const millis = (yield* Clock.currentTimeMillis) - started
-      calls.push({ priority: options?.priority ?? "normal", ok: Exit.isSuccess(exit), millis })
-      return yield* exit
-    })
-})
-
-interface LiveSource {
-  readonly startedAt: number
-  readonly requests: number
-  readonly quotaPerSecond: number
-  readonly progress: Ref.Ref<Progress>
-  readonly before: Metrics.Totals
-  readonly limiter: RateLimiter.Service
-  readonly key: string
-}
-
-/** Samples the run for the live view and keeps the queue depth for the chart. */
-const makeSampler = (source: LiveSource) => {
-  const history: Array<{ readonly atMillis: number; readonly ok: number }> = []
-  const queue: Array<QueueSample> = []
-  const sample = Effect.gen(function*() {
-    const atMillis = (yield* Clock.currentTimeMillis) - source.startedAt
-    const progress = yield* Ref.get(source.progress)
-    const totals = Metrics.diffTotals(source.before, yield* Metrics.snapshotTotals)
-    const stats = yield* source.limiter.stats(source.key)
-    history.push({ atMillis, ok: progress.ok })
-    queue.push({ atMillis, queued: stats.queued })
-    const since = history.find((point) => point.atMillis >= atMillis - rateWindowMillis) ?? { atMillis: 0, ok: 0 }
-    const span = atMillis - since.atMillis
-    const snapshot: Live.Snapshot = {
-      elapsedMillis: atMillis,
-      requests: source.requests,
-      done: progress.done,
-      ok: progress.ok,
-      failed: progress.failed,
-      okPerSecond: span > 0 ? ((progress.ok - since.ok) * 1000) / span : 0,
-      quotaPerSecond: source.quotaPerSecond,
-      pacedPerSecond: stats.requestsPerSecond,
-      coolingDown: stats.coolingDown,
-      attempts: totals.attempts,
-      retries: totals.retries,
-      status429: totals.status429,
-      queued: stats.queued,
-      inFlight: stats.inFlight
-    }
-    return snapshot
-  })
-  return { sample, queue }
-}
-
-/** Shows snapshots: a frame redrawn in place on a terminal, a plain line every few seconds otherwise. */
-const makeView = (isTTY: boolean) => {
-  let drawn = 0
-  let lastPlain = -Infinity
-  return {
-    start: isTTY ? write(Live.hideCursor) : Effect.void,
-    show: (snapshot: Live.Snapshot, final: boolean) => {
-      if (isTTY) {
-        const lines = Live.frame(snapshot)
-        const text = Live.redraw(drawn, lines)
-        drawn = lines.length
-        return write(text)
-      }
-      if (!final && snapshot.elapsedMillis - lastPlain < plainEveryMillis) return Effect.void
-      lastPlain = snapshot.elapsedMillis
-      return printLine(Live.plainLine(snapshot))
-    },
-    end: isTTY ? write(Live.showCursor) : Effect.void
-  }
-}
-
-const header = (options: { readonly requests: number; readonly concurrency: number; readonly scenario: DemoScenario.Scenario; readonly url: string }) => [
-  `effect-grok demo: ${options.requests} chat calls, ${options.concurrency} at a time (10% critical, 60% normal, 30% background),`,
-  "through GrokClient with the in-memory rate limiter and the default retries.",
-  `Simulator at ${options.url}:`,
-  `  quota ${options.scenario.quota.requestsPerSecond} requests/s (burst ${options.scenario.quota.burst}) and ` +
-  `${options.scenario.quota.tokensPerMinute} tokens/min, announced in OpenAI-style rate-limit headers`,
-  ...options.scenario.faultLines.map((line) => `  - ${line}`),
-  ""
-]
-
-interface DemoFlags {
-  readonly requests: number
-  readonly concurrency: number
-  readonly rps: number
-  readonly seed: number
-  readonly json: boolean
-}
-
-/** The run itself: simulator, client and live view live in this scope and end with it. */
-const runDemo = (flags: DemoFlags, scenario: DemoScenario.Scenario, isTTY: boolean) =>
-  Effect.scoped(Effect.gen(function*() {
-    const sim = yield* Simulator.make({
-      quota: scenario.quota,
-      faults: scenario.faults,
-      seed: flags.seed,
-      apiKeys: [demoKey],
-      headers: "openai",
-      retryAfter: "seconds"
-    }).pipe(Effect.catchAll((error) => failWith(`the simulator did not start: ${error.message}`)))
-    const config = yield* GrokConfig.make({ apiKey: demoKey, baseUrl: sim.url }).pipe(
-      Effect.mapError((error) => new UsageError({ message: `configuration: ${String(error)}` }))
-    )
-    const limiter = yield* RateLimiterMemory.make().pipe(Effect.orDie)
-    const context = yield* Layer.build(clientLayer(config).pipe(Layer.provide(Layer.succeed(RateLimiter.RateLimiter, limiter))))
-    const calls: Array<CallRecord> = []
-    const grok = recording(Context.get(context, GrokClient.GrokClient), calls)
-
-    if (!flags.json) for (const line of header({ ...flags, scenario, url: sim.url })) yield* printLine(line)
-    const progress = yield* Ref.make<Progress>({ done: 0, ok: 0, failed: 0 })
-    const startedAt = yield* Clock.currentTimeMillis
-    const sampler = makeSampler({
-      startedAt,
-      requests: flags.requests,
-      quotaPerSecond: flags.rps,
-      progress,
-      before: yield* Metrics.snapshotTotals,
-      limiter,
-      key: limitKey(config.apiKey, config.model, config.rateLimitKey)
-    })
-    const view = makeView(isTTY)
-    // Sampled with --json too: the queue depth goes into the report.
-    const show = (final: boolean) => Effect.flatMap(sampler.sample, (snapshot) => (flags.json ? Effect.void : view.show(snapshot, final)))
-    if (!flags.json) yield* Effect.acquireRelease(view.start, () => view.end)
-    const ticker = yield* Effect.forkScoped(Effect.repeat(show(false), Schedule.spaced(frameEvery)))
-    const summary: Summary = yield* runWorkload({
-      requests: flags.requests,
-      concurrency: flags.concurrency,
-      model: config.model,
-      priorityOf: DemoScenario.priorityOf,
-      onProgress: (now) => Ref.set(progress, now)
-    }).pipe(
-      Effect.provideService(GrokClient.GrokClient, grok),
-      Effect.ensuring(Fiber.interrupt(ticker))
-    )
-    yield* show(true)
-    const timeline = fromLog(yield* sim.log, sampler.queue, startedAt, summary.seconds)
-    return { summary, calls, timeline, url: sim.url }
-  }))
-
-export const demoCommand = Command.make(
-  "demo",
-  { requests, concurrency, rps, seed, report, ...telemetryOptions, json },
-  (flags) =>
-    Effect.gen(function*() {
-      yield* positive("requests", flags.requests)
-      yield* positive("concurrency", flags.concurrency)
-      yield* positive("rps", flags.rps)
-      const reportFile = yield* reportFormat(flags.report)
-      const scenario = DemoScenario.make({ requests: flags.requests, requestsPerSecond: flags.rps })
-      const { isTTY } = yield* CliOutput
-      const telemetry = cliLayer(flags).pipe(Layer.mapError((error) => new UsageError({ message: error.message })))
-      const { calls, summary, timeline, url } = yield* runDemo(flags, scenario, isTTY).pipe(Effect.provide(telemetry))
-
-      const result: DemoResult = {
-        summary,
-        calls,
-        timeline,
-        quotaPerSecond: flags.rps,
-        idealSeconds: scenario.idealSeconds,
-        faultLines: scenario.faultLines
-      }
-      if (flags.json) yield* printLine(JSON.stringify(summary))
-      else for (const line of terminalLines(result)) yield* printLine(line)
-
-      if (Option.isSome(reportFile)) {
-        const [file, format] = reportFile.value
-        const subtitle = `${summary.requests} chat calls against a simulator at ${url} with a quota of ${flags.rps} requests/s and injected faults.`
-        const fs = yield* FileSystem.FileSystem
-        yield* fs.writeFileString(file, Report.render(fileReport(result, subtitle), format)).pipe(
-          Effect.catchAll((error) => failWith(`cannot write ${file}: ${error.message}`))
-        )
-        yield* printError(`Report written to ${file}`)
-      }
-      if (summary.ok + summary.failed !== summary.requests) {
-        return yield* failWith(`${summary.requests - summary.ok - summary.failed} requests unaccounted for`)
-      }
-    })
-).pipe(Command.withDescription("Run a live demo on an embedded simulator: quota, faults, retries, priorities (no API key needed)"))
+export const demoCommand = Command.make("demo", config, lazyHandler(() => import("./handlers/demo.js"))).pipe(
+  Command.withDescription("Run a live demo on an embedded simulator: quota, faults, retries, priorities (no API key needed)")
+)

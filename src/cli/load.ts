@@ -2,18 +2,15 @@
  * `effect-grok load --base-url URL --model M [--fallback-model M]... --requests N --concurrency C [--rpm R] [--tpm T] [--redis URL] [--redis-unavailable SHARE|fail] [--priority P] [--metrics-port P] [--alert-error-rate X] [--json]`
  *
  * Public API: the flags and the `--json` fields are a contract. Exit 0 only when every
- * request succeeded.
+ * request succeeded. What it does: `handlers/load.ts`.
  *
  * @internal
  */
 import { Command, Options } from "@effect/cli"
-import { Effect, Layer, Option } from "effect"
 import * as RateLimiter from "../resilience/RateLimiter.js"
-import * as RateLimiterMemory from "../resilience/RateLimiterMemory.js"
-import { cliLayer, telemetryOptions } from "./telemetry.js"
-import { clientLayer, connectionOptions, fallbackModels, resolveConfig } from "./chat.js"
-import { CliExit, printError, printLine, UsageError } from "./output.js"
-import { runWorkload, type Summary } from "./workload.js"
+import { connectionOptions, fallbackModels } from "./chat.js"
+import { lazyHandler } from "./internal/lazy.js"
+import { telemetryOptions } from "./telemetry.js"
 
 const requests = Options.integer("requests").pipe(Options.withDescription("How many chat calls to make"))
 const concurrency = Options.integer("concurrency").pipe(Options.withDescription("How many calls run at once"))
@@ -32,88 +29,23 @@ const priority = Options.choice("priority", RateLimiter.priorities).pipe(
 )
 const json = Options.boolean("json").pipe(Options.withDescription("Print one JSON summary object"))
 
-const positive = (name: string, value: number) =>
-  Number.isInteger(value) && value > 0 ? Effect.void : Effect.fail(new UsageError({ message: `--${name} must be a positive integer` }))
-
-/** `--redis-unavailable`: `fail`, or the share each process takes locally. */
-const onRedisUnavailable = (value: string): Effect.Effect<"fail" | { readonly fallback: { readonly share: number } }, UsageError> => {
-  if (value.trim() === "fail") return Effect.succeed("fail")
-  const share = Number(value)
-  return value.trim() !== "" && share > 0 && share <= 1
-    ? Effect.succeed({ fallback: { share } })
-    : Effect.fail(new UsageError({ message: `--redis-unavailable must be \`fail\` or a share in (0, 1], got ${JSON.stringify(value)}` }))
+const config = {
+  ...connectionOptions,
+  fallbackModel: fallbackModels,
+  requests,
+  concurrency,
+  rpm,
+  tpm,
+  redis,
+  redisUnavailable,
+  priority,
+  ...telemetryOptions,
+  json
 }
 
-/** The limiter layer the flags ask for. */
-const limiterLayer = (flags: {
-  readonly rpm: Option.Option<number>
-  readonly tpm: Option.Option<number>
-  readonly redis: Option.Option<string>
-  readonly onUnavailable: "fail" | { readonly fallback: { readonly share: number } }
-}): Layer.Layer<RateLimiter.RateLimiter, UsageError> => {
-  const limits = {
-    requestsPerMinute: Option.getOrUndefined(flags.rpm),
-    tokensPerMinute: Option.getOrUndefined(flags.tpm)
-  }
-  const layer = Option.match(flags.redis, {
-    onNone: () => RateLimiterMemory.layer({ limits }),
-    // Loaded only with --redis: ioredis is a few MB of resident memory the memory limiter never needs.
-    onSome: (url) =>
-      Layer.unwrapEffect(
-        Effect.map(
-          Effect.promise(() => import("../resilience/RateLimiterRedis.js")),
-          (RateLimiterRedis) => RateLimiterRedis.layer({ url, limits, onUnavailable: flags.onUnavailable })
-        )
-      )
-  })
-  return Layer.mapError(layer, (error) => new UsageError({ message: `rate limiter: ${error.message}` }))
-}
+/** The flags of `load`, as its handler gets them. */
+export type LoadFlags = Command.Command.ParseConfig<typeof config>
 
-export const formatSummary = (summary: Summary): ReadonlyArray<string> => [
-  `requests  ${summary.requests}   ok ${summary.ok}   failed ${summary.failed}`,
-  `attempts  ${summary.attempts} (${(summary.attempts / Math.max(1, summary.requests)).toFixed(2)} per request)   429s ${summary.status429}`,
-  `time      ${summary.seconds.toFixed(2)} s   (${(summary.requests / Math.max(0.001, summary.seconds)).toFixed(1)} requests/s)`,
-  `latency   p50 ${summary.metrics.latencyMs.p50} ms   p99 ${summary.metrics.latencyMs.p99} ms`,
-  `tokens    ${summary.metrics.tokens.total} (prompt ${summary.metrics.tokens.prompt}, completion ${summary.metrics.tokens.completion}, reasoning ${summary.metrics.tokens.reasoning})`,
-  ...Object.entries(summary.errors).map(([tag, count]) => `error     ${tag} x ${count}`),
-  ...summary.alerts.map((alert) => `alert     ${alert.rule} at ${alert.at}: ${alert.message}`)
-]
-
-export const loadCommand = Command.make(
-  "load",
-  {
-    ...connectionOptions,
-    fallbackModel: fallbackModels,
-    requests,
-    concurrency,
-    rpm,
-    tpm,
-    redis,
-    redisUnavailable,
-    priority,
-    ...telemetryOptions,
-    json
-  },
-  (flags) =>
-    Effect.gen(function*() {
-      yield* positive("requests", flags.requests)
-      yield* positive("concurrency", flags.concurrency)
-      if (Option.isSome(flags.rpm)) yield* positive("rpm", flags.rpm.value)
-      if (Option.isSome(flags.tpm)) yield* positive("tpm", flags.tpm.value)
-      const onUnavailable = yield* onRedisUnavailable(flags.redisUnavailable)
-      const config = yield* resolveConfig(flags)
-      const summary = yield* runWorkload({
-        requests: flags.requests,
-        concurrency: flags.concurrency,
-        model: config.model,
-        priorityOf: () => flags.priority,
-        fallbacks: flags.fallbackModel
-      }).pipe(
-        Effect.provide(clientLayer(config).pipe(Layer.provide(limiterLayer({ ...flags, onUnavailable })))),
-        Effect.provide(Layer.mapError(cliLayer(flags), (error) => new UsageError({ message: error.message })))
-      )
-      if (flags.json) yield* printLine(JSON.stringify(summary))
-      else for (const line of formatSummary(summary)) yield* printError(line)
-      if (summary.failed > 0) return yield* new CliExit({ code: 1 })
-    })
-).pipe(Command.withDescription("Drive N chat calls through the full stack (limiter, retries) and summarise"))
+export const loadCommand = Command.make("load", config, lazyHandler(() => import("./handlers/load.js"))).pipe(
+  Command.withDescription("Drive N chat calls through the full stack (limiter, retries) and summarise")
+)

@@ -7,14 +7,17 @@
  * @internal
  */
 import { Command, ValidationError } from "@effect/cli"
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Cause, Effect, Exit, Logger, LogLevel, Option } from "effect"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import { Cause, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
 import { batchCommand } from "./batch.js"
 import { chatCommand } from "./chat.js"
 import { demoCommand } from "./demo.js"
 import { loadCommand } from "./load.js"
 import { simulateCommand } from "./simulate.js"
 import * as Logging from "../Logging.js"
+import * as Completions from "./internal/completions.js"
 import { CliExit, errorJson, printError, printLine, UsageError } from "./output.js"
 import packageJson from "../../package.json" with { type: "json" }
 
@@ -27,6 +30,12 @@ const root = Command.make("effect-grok").pipe(
 )
 
 const cli = Command.run(root, { name: "effect-grok", version })
+
+/**
+ * What @effect/cli needs (files, paths, the terminal), and nothing more: `NodeContext.layer`
+ * would also load `node:child_process` and `node:worker_threads`, which no command uses.
+ */
+const cliEnvironment = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
 
 /**
  * Logs go to stderr, so stdout carries only results (one JSON object with `--json`). The
@@ -46,8 +55,10 @@ const cliLogger = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(L
  * 0 success, 1 an API failure, 2 bad usage or configuration.
  */
 export const run = (args: ReadonlyArray<string>): Effect.Effect<number> =>
-  cli(["node", "effect-grok", ...args]).pipe(
-    Effect.provide(NodeContext.layer),
+  (Completions.wantsBash(args)
+    ? Effect.flatMap(Completions.bash(root, "effect-grok"), printLine)
+    : cli(["node", "effect-grok", ...args])).pipe(
+    Effect.provide(cliEnvironment),
     Effect.provide(cliLogger),
     Logger.withMinimumLogLevel(logLevel()),
     // The library logs at Debug by default; the CLI raises its lines to Info, so that

@@ -5,11 +5,14 @@
  *
  * @internal
  */
-import { Clock, Effect, Ref } from "effect"
+import { Cause, Clock, Effect, Exit, Option, Ref } from "effect"
 import * as Fallback from "../Fallback.js"
 import * as GrokClient from "../GrokClient.js"
 import type * as GrokError from "../GrokError.js"
 import type * as RateLimiter from "../resilience/RateLimiter.js"
+import * as RetryPolicy from "../resilience/RetryPolicy.js"
+import type * as Drain from "./internal/drain.js"
+import type * as Signals from "./internal/signals.js"
 import { type AlertJson, firedAlerts } from "./telemetry.js"
 import * as Metrics from "../telemetry/Metrics.js"
 
@@ -21,8 +24,33 @@ export interface WorkloadOptions {
   readonly priorityOf: (index: number) => RateLimiter.Priority
   /** Models tried in order when `model` fails with a rate limit, a server error or an open breaker. */
   readonly fallbacks?: ReadonlyArray<string> | undefined
+  /** The fallbacks of call `index`, when they differ by call (overrides `fallbacks`). */
+  readonly fallbacksOf?: ((index: number) => ReadonlyArray<string>) | undefined
   /** Called after every finished call, for live progress. */
   readonly onProgress?: ((progress: Progress) => Effect.Effect<void>) | undefined
+  /** Called after every call, finished or cancelled, with what happened to it. */
+  readonly onCall?: ((call: CallOutcome) => Effect.Effect<void>) | undefined
+  /**
+   * Follows the calls, and stops the run on SIGINT / SIGTERM; the client must take its
+   * permits from `drain.limiter` (see `internal/drain.ts`).
+   */
+  readonly drain: Drain.Drain
+}
+
+/** One call of the run, once it ended or was cancelled. */
+export interface CallOutcome {
+  readonly index: number
+  readonly priority: RateLimiter.Priority
+  /** The model that answered (with fallbacks, whichever did); `undefined` when none did. */
+  readonly model: string | undefined
+  /** Why it failed, when it did. */
+  readonly error: GrokError.GrokError | undefined
+  /** A stop cancelled it before its answer, or before it started. */
+  readonly cancelled: boolean
+  /** From its start to its end, waits in the limiter included. */
+  readonly millis: number
+  /** Its attempts, and who decided not to retry it. */
+  readonly record: Drain.CallRecord
 }
 
 export interface Progress {
@@ -46,6 +74,15 @@ export interface Summary {
   readonly metrics: Metrics.Totals
   /** Alerts that fired during the run (with a `GrokAlerts` service; else empty). */
   readonly alerts: ReadonlyArray<AlertJson>
+  /**
+   * Only when SIGINT or SIGTERM stopped the run: `true`. The counts above are then what
+   * happened until the stop, and `ok + failed + cancelled == requests`.
+   */
+  readonly interrupted?: true
+  /** With `interrupted`: the requests the stop cancelled before their answer, or that never started. */
+  readonly cancelled?: number
+  /** With `interrupted`: which signal stopped it. */
+  readonly signal?: Signals.Signal
 }
 
 const promptOf = (index: number) => `Request ${index + 1}: reply with one short sentence about resilient systems.`
@@ -71,10 +108,14 @@ export const runWorkload = (
         }))
         if (options.onProgress !== undefined) yield* options.onProgress(now)
       })
-    const fallbacks = options.fallbacks ?? []
+    const fallbacksOf = options.fallbacksOf ?? (() => options.fallbacks ?? [])
+    const { drain } = options
+    // The client's own policy, made to retry nothing once the user asked to stop.
+    const retry = drain.policy((yield* RetryPolicy.RetrySettings).policy)
     const ask = (index: number) => {
       const request = { model: options.model, messages: [{ role: "user" as const, content: promptOf(index) }], max_tokens: 64 }
-      const callOptions = { priority: options.priorityOf(index) }
+      const callOptions = { priority: options.priorityOf(index), retry }
+      const fallbacks = fallbacksOf(index)
       return fallbacks.length === 0
         ? grok.chat(request, callOptions)
         : Effect.map(Fallback.chat(request, { ...callOptions, fallbacks }), (answer) => answer.value)
@@ -82,19 +123,35 @@ export const runWorkload = (
     yield* Effect.forEach(
       Array.from({ length: options.requests }, (_, index) => index),
       (index) =>
-        ask(index).pipe(
-          Effect.matchEffect({
-            onSuccess: (completion) => record({ ok: true, model: completion.model }),
-            onFailure: (error) => record({ ok: false, error })
-          })
-        ),
+        Effect.gen(function*() {
+          const callStarted = yield* Clock.currentTimeMillis
+          const [exit, callRecord] = yield* drain.call(ask(index))
+          const error = Exit.isSuccess(exit) ? Option.none() : Cause.failureOption(exit.cause)
+          // Cancelled by the stop (or not started): neither an answer nor a failure.
+          const cancelled = Exit.isFailure(exit) && Option.isNone(error) && Cause.isInterruptedOnly(exit.cause)
+          if (Exit.isFailure(exit) && Option.isNone(error) && !cancelled) return yield* Effect.orDie(Effect.failCause(exit.cause))
+          if (Exit.isSuccess(exit)) yield* record({ ok: true, model: exit.value.model })
+          else if (Option.isSome(error)) yield* record({ ok: false, error: error.value })
+          if (options.onCall !== undefined) {
+            yield* options.onCall({
+              index,
+              priority: options.priorityOf(index),
+              model: Exit.isSuccess(exit) ? exit.value.model : undefined,
+              error: Option.getOrUndefined(error),
+              cancelled,
+              millis: (yield* Clock.currentTimeMillis) - callStarted,
+              record: callRecord
+            })
+          }
+        }),
       { concurrency: options.concurrency, discard: true }
     )
     const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
     const metrics = Metrics.diffTotals(before, yield* Metrics.snapshotTotals)
     const alerts = yield* firedAlerts
     const { ok, failed } = yield* Ref.get(progress)
-    return {
+    const stopped = yield* drain.stopped
+    const summary: Summary = {
       requests: options.requests,
       ok,
       failed,
@@ -106,4 +163,7 @@ export const runWorkload = (
       metrics,
       alerts
     }
+    return Option.isNone(stopped)
+      ? summary
+      : { ...summary, interrupted: true, cancelled: options.requests - ok - failed, signal: stopped.value }
   })

@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import * as GrokConfig from "../../GrokConfig.js"
 import type * as FaultPlan from "../../simulator/FaultPlan.js"
 import type * as Quota from "../../simulator/Quota.js"
 import type * as RateLimiter from "../../resilience/RateLimiter.js"
@@ -17,6 +18,12 @@ export interface ScenarioOptions {
 export interface Scenario {
   readonly quota: Quota.Quota
   readonly faults: FaultPlan.FaultPlan
+  /** The model every call asks for. */
+  readonly model: string
+  /** Where background calls go when `model` keeps failing: work that can take a smaller model. */
+  readonly fallbackModel: string
+  /** When `model` browns out, in millis since the simulator started. */
+  readonly brownout: { readonly fromMillis: number; readonly untilMillis: number }
   /** Seconds the run would take at exactly the quota, one attempt per request. */
   readonly idealSeconds: number
   /** One line per fault, for the header and the report. */
@@ -29,6 +36,10 @@ export const priorityOf = (index: number): RateLimiter.Priority => {
   return slot === 0 ? "critical" : slot <= 3 ? "background" : "normal"
 }
 
+/** Background work can be answered by a smaller model when the main one fails: its fallback chain. */
+export const fallbacksOf = (scenario: Scenario) => (index: number): ReadonlyArray<string> =>
+  priorityOf(index) === "background" ? [scenario.fallbackModel] : []
+
 /**
  * The quota allows little burst (a quarter of a second's worth), so a client that sends in
  * waves is refused; the brownout and the "at capacity" 429 are placed relative to the ideal
@@ -37,15 +48,19 @@ export const priorityOf = (index: number): RateLimiter.Priority => {
 export const make = (options: ScenarioOptions): Scenario => {
   const idealSeconds = options.requests / options.requestsPerSecond
   const brownoutAt = Math.round(idealSeconds * 550)
+  const brownoutMillis = 1500
   const capacityAt = Math.max(1, Math.round(options.requests * 0.3))
+  const model = GrokConfig.defaultModel
+  const fallbackModel = "grok-3-mini"
   const faults: FaultPlan.FaultPlan = [
     {
       nth: [capacityAt],
       fault: { kind: "status", status: 429, headers: { "retry-after": "2" } }
     },
     {
+      model,
       afterMillis: brownoutAt,
-      untilMillis: brownoutAt + 1500,
+      untilMillis: brownoutAt + brownoutMillis,
       probability: 0.6,
       fault: { kind: "status", status: 503 }
     },
@@ -61,10 +76,13 @@ export const make = (options: ScenarioOptions): Scenario => {
       tokensPerMinute: Math.round(options.requestsPerSecond * 60 * 400)
     },
     faults,
+    model,
+    fallbackModel,
+    brownout: { fromMillis: brownoutAt, untilMillis: brownoutAt + brownoutMillis },
     idealSeconds,
     faultLines: [
       `request #${capacityAt} gets an "at capacity" 429 asking for 2 s`,
-      `a brownout at ${(brownoutAt / 1000).toFixed(1)} s: 60% of requests get 503 for 1.5 s`,
+      `${model} browns out at ${(brownoutAt / 1000).toFixed(1)} s: 60% of its requests get 503 for ${brownoutMillis / 1000} s`,
       "throughout: 3% 503, 1% connection reset, 1% error inside a 200, 3% answers 1.2 s late"
     ]
   }

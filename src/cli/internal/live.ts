@@ -23,6 +23,8 @@ export interface Snapshot {
   readonly status429: number
   readonly queued: number
   readonly inFlight: number
+  /** Once SIGINT or SIGTERM asked the run to stop: what it is waiting for. */
+  readonly stopping?: string | undefined
 }
 
 /** `██████░░░░` for `done` out of `total`, `width` cells wide. */
@@ -51,7 +53,8 @@ export const frame = (snapshot: Snapshot): ReadonlyArray<string> => {
     }`,
     `  rate     ${rate(snapshot.okPerSecond)} ok/s against a quota of ${snapshot.quotaPerSecond}/s   (${pace(snapshot)})`,
     `  calls    ok ${snapshot.ok}   failed ${snapshot.failed}   attempts ${snapshot.attempts}   retries ${snapshot.retries}   429s ${snapshot.status429}`,
-    `  limiter  queued ${snapshot.queued}   in flight ${snapshot.inFlight}`
+    `  limiter  queued ${snapshot.queued}   in flight ${snapshot.inFlight}`,
+    ...(snapshot.stopping === undefined ? [] : [`  ${snapshot.stopping}`])
   ]
 }
 
