@@ -9,8 +9,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Stream, TestClock } from "effect"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { type ChildProcess, spawn } from "node:child_process"
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -19,24 +19,11 @@ import * as Simulator from "../src/simulator/Simulator.js"
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const bin = join(root, "dist", "cli", "bin.js")
 
-/** The newest modification time under `dir`. */
-const newest = (dir: string): number =>
-  readdirSync(dir, { withFileTypes: true }).reduce((latest, entry) => {
-    const path = join(dir, entry.name)
-    return Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs)
-  }, 0)
 
 let dir = ""
 
 beforeAll(() => {
-  // The test runs what is shipped: dist/, built from src/ (rebuilt here only when src/ changed since).
-  let built = 0
-  try {
-    built = statSync(bin).mtimeMs
-  } catch {
-    built = 0
-  }
-  if (built < newest(join(root, "src"))) execFileSync("npm", ["run", "build"], { cwd: root, stdio: "ignore" })
+  // The test runs what is shipped: dist/, rebuilt by the global setup when src/ changed.
   dir = mkdtempSync(join(tmpdir(), "effect-grok-batch-process-"))
 }, 180_000)
 

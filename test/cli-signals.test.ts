@@ -6,17 +6,16 @@
  * when the signal comes. Every wait is on an event (a line the child printed, its exit, the
  * simulator's count of requests), never on time.
  */
-import { beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { connect } from "node:net"
 import type * as FaultPlan from "../src/simulator/FaultPlan.js"
 import * as Simulator from "../src/simulator/Simulator.js"
-import { ensureBuilt, spawnCli } from "./support/cliProcess.js"
+import { spawnCli } from "./support/cliProcess.js"
 
 const KEY = "xai-signal-test-key-0123456789"
 const env = { XAI_API_KEY: KEY }
 
-beforeAll(() => ensureBuilt(), 120_000)
 
 /** Requests from number `from` on are answered only after a minute of the simulator's (test) clock. */
 const heldFrom = (from: number): FaultPlan.FaultPlan => [{ from, fault: { kind: "latency", millis: 60_000 } }]

@@ -4,31 +4,12 @@
  * it printed, its exit), never on time.
  */
 import { Effect, type Scope } from "effect"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { readdirSync, statSync } from "node:fs"
+import { type ChildProcess, spawn } from "node:child_process"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..")
 const bin = join(root, "dist", "cli", "bin.js")
-
-/** The newest modification time under `dir`. */
-const newest = (dir: string): number =>
-  readdirSync(dir, { withFileTypes: true }).reduce((latest, entry) => {
-    const path = join(dir, entry.name)
-    return Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs)
-  }, 0)
-
-/** Tests run what is shipped: dist/cli, rebuilt here only when src/ changed since it was built. */
-export const ensureBuilt = (): void => {
-  let built = 0
-  try {
-    built = statSync(bin).mtimeMs
-  } catch {
-    built = 0
-  }
-  if (built < newest(join(root, "src"))) execFileSync("npm", ["run", "build:cli"], { cwd: root, stdio: "ignore" })
-}
 
 export interface Exited {
   /** The exit code; `null` when a signal ended the child. */

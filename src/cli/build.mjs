@@ -16,7 +16,7 @@ import { build } from "esbuild"
 import { readFile, rm } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
 
-const root = fileURLToPath(new URL("..", import.meta.url))
+const root = fileURLToPath(new URL("../..", import.meta.url))
 
 /** Names the `effect` barrel exports that are not modules: they come from `effect/Function`. */
 const fromFunction = new Set(["absurd", "constant", "constFalse", "constNull", "constTrue", "constUndefined", "constVoid", "dual", "flow", "hole", "identity", "pipe", "unsafeCoerce"])
