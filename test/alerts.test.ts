@@ -61,6 +61,40 @@ const steadyTraffic = (faults: FaultPlan.FaultPlan) =>
     return { received, firing: yield* alerts.firing, failed, log: yield* sim.log }
   }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici))
 
+/**
+ * A model that goes down and stays down, under a client with every default (the breaker waits
+ * for 30 s at most): one call arriving each second for two minutes, each on its own fiber.
+ */
+const trafficIntoAnOutage = (downFromMillis: number) =>
+  Effect.gen(function*() {
+    const sim = yield* Effect.orDie(Simulator.make({ faults: [{ afterMillis: downFromMillis, fault: { kind: "status", status: 503 } }] }))
+    const grok = yield* GrokClient.make(Either.getOrThrow(GrokConfig.make({ apiKey: "k", baseUrl: sim.url })))
+    const { received } = yield* collecting([Alerts.errorRate({ above: 0.5, window: "1 minute", minRequests: 10 })], { interval: "1 second" })
+    const arrivals = Effect.forEach(
+      Array.from({ length: 120 }, (_, i) => i),
+      () => Effect.zipLeft(Effect.fork(Effect.either(grok.chat({ messages: [{ role: "user", content: "hi" }] }))), Effect.sleep("1 second"))
+    )
+    const run = Effect.flatMap(arrivals, (fibers) => Effect.forEach(fibers, (fiber) => fiber.await))
+    yield* Effect.flatMap(Effect.fork(run), (fiber) => drive(fiber, simulatorActivity(sim)))
+    return { received, endedAt: yield* TestClock.currentTimeMillis }
+  }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici))
+
+describe("error-rate alert for a model that stays down, with the client's defaults", () => {
+  it.effect("fires while the outage goes on, within the minute it is computed over, not at the end of the run", () =>
+    Effect.gen(function*() {
+      const { endedAt, received } = yield* trafficIntoAnOutage(20_000)
+      expect(received.length).toBeGreaterThan(0)
+      const [alert] = received
+      expect(alert!.rule).toBe("error-rate")
+      // Down from 20 s: calls fail within the breaker's 30 s, so the 1-minute error rate tips
+      // over 50% within a minute of the outage's start...
+      expect(alert!.at).toBeLessThanOrEqual(20_000 + 60_000)
+      // ...while calls are still arriving (the last at 119 s), long before the run ends.
+      expect(alert!.at).toBeLessThan(119_000)
+      expect(endedAt).toBeGreaterThan(alert!.at)
+    }))
+})
+
 describe("error-rate alert over simulator traffic", () => {
   it.effect("a sustained error rate fires once (de-duplicated while it lasts)", () =>
     Effect.gen(function*() {
