@@ -8,8 +8,8 @@
  * `import * as Effect from "effect/Effect"` and `import * as Option from "effect/Option"`.
  * Through the barrel, esbuild keeps every member of each namespace it re-exports (the
  * namespace object is built whole), where an import by path keeps only the members used:
- * `--help` loads about 300 KB less JavaScript, and runs in about 10 MB less memory
- * (docs/benchmarks.md, "CLI start-up"). The sources keep the barrel, as the rest of the
+ * a command then loads less JavaScript and runs in less memory (figures: docs/benchmarks.md,
+ * "CLI start-up"). The sources keep the barrel, as the rest of the
  * code base does; only the bundle changes.
  */
 import { build } from "esbuild"

@@ -14,7 +14,7 @@
  */
 import { spawn, spawnSync } from "node:child_process"
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { createConnection, createServer } from "node:net"
+import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -156,19 +156,17 @@ try {
       server.close(() => ok(port))
     })
   })
-  const simulator = spawn(bin, ["simulate", "--port", String(port)], { cwd: app, stdio: "ignore" })
+  const simulator = spawn(bin, ["simulate", "--port", String(port)], { cwd: app, stdio: ["ignore", "pipe", "pipe"] })
   try {
-    for (let tries = 0;; tries++) {
-      const up = await new Promise((ok) => {
-        const socket = createConnection({ host: "127.0.0.1", port }, () => {
-          socket.destroy()
-          ok(true)
-        }).on("error", () => ok(false))
+    // Ready once it says where it listens (or gone, if it could not start).
+    await new Promise((ok, fail) => {
+      let said = ""
+      simulator.stdout.on("data", (chunk) => {
+        said += chunk.toString("utf8")
+        if (said.includes("listening on")) ok()
       })
-      if (up) break
-      if (tries > 100) throw new Error("effect-grok simulate did not start listening")
-      await new Promise((ok) => setTimeout(ok, 100))
-    }
+      simulator.on("exit", (code) => fail(new Error(`effect-grok simulate exited with ${code} before listening: ${said}`)))
+    })
     const answer = JSON.parse(run(bin, ["chat", "--base-url", `http://127.0.0.1:${port}/v1`, "--json", "Say hi"], {
       cwd: app,
       env: { ...process.env, XAI_API_KEY: "consumer-key" }
