@@ -275,16 +275,8 @@ export const make = (
     const fixedKey = ApiKeyProvider.fixed(config.apiKey)
     const url = (path: string) => `${config.baseUrl}${path}`
 
-    /** The services a call uses: those of the context it runs in, else those the client was built with, else its own. */
-    const servicesOf = (context: Context.Context<never>) => ({
-      limiter: serviceIn(context, built, RateLimiter.RateLimiter) ?? ownLimiter,
-      breaker: serviceIn(context, built, CircuitBreaker.CircuitBreaker) ?? ownBreaker,
-      keys: serviceIn(context, built, ApiKeyProvider.ApiKeyProvider) ?? fixedKey,
-      settings: serviceIn(context, built, RetryPolicy.RetrySettings) ?? RetryPolicy.defaultSettings
-    })
-
     /** A view of the client for one set of services: its pipeline context and call settings. */
-    const viewOf = (services: ReturnType<typeof servicesOf>): ClientView => {
+    const viewOf = (services: ClientView["services"]): ClientView => {
       const { breaker, keys, limiter, settings } = services
       // `false`: no budget at all; absent: the client's own (a budget is state, shared by its calls).
       const budget = settings.budget === false ? undefined : gauged(settings.budget ?? ownBudget)
@@ -323,16 +315,21 @@ export const make = (
 
     // Most calls run where the client was built, or under the same services: one view serves
     // them all, and a call under other services builds (and keeps) one for those.
-    let view = viewOf(servicesOf(built))
+    let view = viewOf({ limiter: ownLimiter, breaker: ownBreaker, keys: fixedKey, settings: RetryPolicy.defaultSettings })
     const viewFor = (context: Context.Context<never>): ClientView => {
-      const services = servicesOf(context)
+      // Compared one by one, so that a call under the same services allocates nothing.
+      const limiter = serviceIn(context, built, RateLimiter.RateLimiter) ?? ownLimiter
+      const breaker = serviceIn(context, built, CircuitBreaker.CircuitBreaker) ?? ownBreaker
+      const keys = serviceIn(context, built, ApiKeyProvider.ApiKeyProvider) ?? fixedKey
+      const settings = serviceIn(context, built, RetryPolicy.RetrySettings) ?? RetryPolicy.defaultSettings
       const last = view.services
-      if (
-        services.limiter !== last.limiter || services.breaker !== last.breaker || services.keys !== last.keys ||
-        services.settings !== last.settings
-      ) view = viewOf(services)
+      if (limiter !== last.limiter || breaker !== last.breaker || keys !== last.keys || settings !== last.settings) {
+        view = viewOf({ limiter, breaker, keys, settings })
+      }
       return view
     }
+    // The view of the services the client was built with, which most calls run under.
+    view = viewFor(built)
     /** `f` of the view for the services of the fiber the call runs on. */
     const withView = <A, E, R>(f: (view: ClientView) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       Effect.withFiberRuntime((fiber) => f(viewFor(fiber.currentContext)))

@@ -410,10 +410,9 @@ const admit = (
 
 /**
  * The first attempt's admission, asked for before the call began (see `call`): a permit for
- * `key`, or the refusal the attempt fails with. `taken` once an attempt holds the permit.
+ * the call's limit key, or the refusal the attempt fails with. `taken` once an attempt holds the permit.
  */
 export interface FirstAdmission {
-  readonly key: string
   readonly permit: RateLimiter.Permit | undefined
   readonly refused: GrokError.GrokError | undefined
   taken: boolean
@@ -506,8 +505,8 @@ const attemptWithin = <A>(
 }
 
 /**
- * Run `attempt` with its admission: the first admission when it is for `key` and the breaker
- * is closed, its refusal if it was refused, else a new wait for a permit (the first permit,
+ * Run `attempt` with its admission: the first admission when the breaker is still closed (its
+ * limit key is the attempt's: both come from the client's configuration), its refusal if it was refused, else a new wait for a permit (the first permit,
  * unusable, is given back before, so that none is held while waiting for the breaker).
  */
 const fromFirst = <A, E, R>(
@@ -526,7 +525,7 @@ const fromFirst = <A, E, R>(
     return first.permit!
   })
   return Effect.flatMap(ctx.breaker.state(keyOf(spec)), (state) =>
-    state === "closed" && first.key === key
+    state === "closed"
       ? attempt(take)
       : Effect.zipRight(
         Effect.flatMap(take, (permit) => permit.release(RateLimiter.cancelled)),
@@ -966,10 +965,10 @@ const waitFirst = <S extends { readonly model: string; readonly tokens: number }
     return Effect.uninterruptible(Effect.matchCauseEffect(ctx.limiter.acquire(ticketFor(spec, settings, key, deadlineAt)), {
       onFailure: (cause): Effect.Effect<A, E | GrokError.GrokError, R> =>
         cause._tag === "Fail"
-          ? restore(rest(ctx, spec, settings, started, deadlineAt, { key, permit: undefined, refused: refusal(cause.error, settings), taken: false }))
+          ? restore(rest(ctx, spec, settings, started, deadlineAt, { permit: undefined, refused: refusal(cause.error, settings), taken: false }))
           : Effect.failCause(refused(cause, settings)),
       onSuccess: (permit) => {
-        const first: FirstAdmission = { key, permit, refused: undefined, taken: false }
+        const first: FirstAdmission = { permit, refused: undefined, taken: false }
         return Effect.zipRight(
           admitted(ctx, key, spec.model, permit),
           Effect.onExit(restore(rest(ctx, spec, settings, started, deadlineAt, first)), () =>
